@@ -1,0 +1,4 @@
+"""Devices addressed by URL (printers, cash drawer, card readers) and bill-barcode parsing.
+
+This package imports nothing else of ours.
+"""

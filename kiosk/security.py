@@ -1,0 +1,134 @@
+"""Request-wide protections: deny-by-default access checks, CSRF, security headers."""
+
+from __future__ import annotations
+
+from flask import Flask, abort, g, jsonify, redirect, request, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from kiosk.access import ANONYMOUS, Principal
+
+csrf = CSRFProtect()
+
+# No inline scripts or styles, nothing from other origins: the kiosk talks only to this server.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ]
+)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/") or request.path in ("/healthz", "/webhooks/stripe")
+
+
+def api_error(status: int, code: str, message: str, **extra):
+    body = {"error": {"code": code, "message": message, **extra}}
+    return jsonify(body), status
+
+
+def current_principal() -> Principal:
+    return g.get("principal", ANONYMOUS)
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+
+    @app.before_request
+    def _enforce_access():
+        endpoint = request.endpoint
+        if endpoint is None:
+            return None  # 404 / 405 are handled by Flask
+        view = app.view_functions.get(endpoint)
+        audiences = getattr(view, "access_audiences", None)
+        from kiosk.auth import resolve_principal
+
+        principal = resolve_principal()
+        g.principal = principal
+        if audiences is None:
+            abort(403)
+        if principal.may(audiences):
+            return None
+        if principal is ANONYMOUS or (not principal.roles and not principal.is_kiosk):
+            if is_api_request():
+                return api_error(401, "unauthenticated", "Sign in first.")
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        abort(403)
+
+    @app.after_request
+    def _headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        if request.endpoint != "static":
+            # Nothing personal may be kept in the browser's cache or history pages.
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(err):
+        if is_api_request():
+            return api_error(400, "csrf_failed", "The security token is missing or expired.")
+        return _html_error(400, "The form expired. Please go back, reload the page and try again.")
+
+    for status, code, message in [
+        (400, "bad_request", "The request could not be understood."),
+        (403, "forbidden", "You do not have access to this."),
+        (404, "not_found", "Nothing was found at this address."),
+        (405, "method_not_allowed", "This method is not allowed here."),
+        (413, "too_large", "The upload is too large."),
+        (429, "rate_limited", "Too many requests. Please wait a minute and try again."),
+        (500, "server_error", "Something went wrong on our side. Nothing was changed."),
+    ]:
+        app.register_error_handler(status, _error_handler(status, code, message))
+
+
+def _error_handler(status: int, code: str, message: str):
+    def handle(_err):
+        if is_api_request():
+            return api_error(status, code, message)
+        return _html_error(status, message)
+
+    return handle
+
+
+def _html_error(status: int, message: str):
+    from flask import render_template
+
+    return render_template("base/error.html", status=status, message=message), status
+
+
+def check_every_route_declares_access(app: Flask) -> None:
+    """Fail at start-up if a route was registered without ``@access`` (deny is the fallback,
+    but an undeclared route is a programming mistake worth catching early)."""
+    static = app.view_functions.get("static")
+    if static is not None:
+        static.access_audiences = frozenset({"public"})
+    missing = [
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if getattr(app.view_functions[rule.endpoint], "access_audiences", None) is None
+    ]
+    if missing:
+        raise RuntimeError(f"routes without an @access declaration: {missing}")

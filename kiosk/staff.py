@@ -1,0 +1,121 @@
+"""Staff accounts: password and PIN hashing (argon2), sign-in with lockout."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kiosk.access import STAFF_ROLES
+from kiosk.models import StaffUser
+from payments import audit
+from payments.db import utcnow
+
+_hasher = PasswordHasher()
+# A hash to verify against when the username is unknown, so timing does not reveal it.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class StaffError(ValueError):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def hash_secret(secret: str) -> str:
+    return _hasher.hash(secret)
+
+
+def check_secret(stored_hash: str | None, secret: str) -> bool:
+    try:
+        return bool(stored_hash) and _hasher.verify(stored_hash, secret)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def create_user(
+    session: Session,
+    username: str,
+    full_name: str,
+    password: str,
+    roles: list[str] | tuple[str, ...],
+    *,
+    pin: str | None = None,
+    office_id: int | None = None,
+    actor: str = "system",
+) -> StaffUser:
+    username = username.strip().lower()
+    if not username or not username.replace(".", "").replace("_", "").isalnum():
+        raise StaffError("bad_username", "Usernames use letters, digits, dots and underscores.")
+    if len(password) < 10:
+        raise StaffError("weak_password", "Passwords have at least 10 characters.")
+    unknown = set(roles) - STAFF_ROLES
+    if unknown or not roles:
+        raise StaffError("bad_roles", f"Roles must be among {', '.join(sorted(STAFF_ROLES))}.")
+    if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
+        raise StaffError("bad_pin", "A PIN has 4 to 8 digits.")
+    if session.scalar(select(func.count()).where(StaffUser.username == username)):
+        raise StaffError("exists", f"User {username} already exists.")
+    user = StaffUser(
+        username=username,
+        full_name=full_name.strip(),
+        password_hash=hash_secret(password),
+        pin_hash=hash_secret(pin) if pin else None,
+        roles=",".join(sorted(set(roles))),
+        office_id=office_id,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session, "staff.created", actor=actor, entity="staff_user", entity_id=user.id,
+        details={"username": username, "roles": user.roles},
+    )
+    return user
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    max_failures: int = 5
+    lockout: dt.timedelta = dt.timedelta(minutes=15)
+
+
+def authenticate(
+    session: Session, username: str, password: str, policy: LoginPolicy, *, source: str = ""
+) -> StaffUser:
+    """Check a username and password. Failures are counted; too many lock the account.
+
+    Raises ``StaffError`` with code ``invalid`` or ``locked``; audits every attempt.
+    """
+    username = (username or "").strip().lower()
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username))
+    now = utcnow()
+    if user is None or not user.active:
+        check_secret(_DUMMY_HASH, password or "")
+        audit.record(session, "login.failed", actor=username[:120] or "?",
+                     details={"reason": "unknown user", "source": source})
+        raise StaffError("invalid", "Wrong username or password.")
+    if user.locked_until and user.locked_until > now:
+        audit.record(session, "login.refused", actor=user.username, entity="staff_user",
+                     entity_id=user.id, details={"reason": "locked", "source": source})
+        raise StaffError("locked", "Too many failed attempts. Try again later or ask an admin.")
+    if not check_secret(user.password_hash, password or ""):
+        user.failed_logins += 1
+        details = {"failures": user.failed_logins, "source": source}
+        if user.failed_logins >= policy.max_failures:
+            user.locked_until = now + policy.lockout
+            user.failed_logins = 0
+            details["locked_until"] = user.locked_until.isoformat()
+        audit.record(session, "login.failed", actor=user.username, entity="staff_user",
+                     entity_id=user.id, details=details)
+        raise StaffError("invalid", "Wrong username or password.")
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    audit.record(session, "login.succeeded", actor=user.username, entity="staff_user",
+                 entity_id=user.id, details={"source": source})
+    return user

@@ -1,0 +1,161 @@
+"""The append-only, hash-chained audit log.
+
+Each entry stores the hash of the one before it, so an edited entry breaks its own hash and a
+deleted one breaks the chain; ``audit_head`` keeps the newest sequence number and hash so that
+removing entries from the end is detected too. Database triggers refuse UPDATE and DELETE on
+the table; the chain catches anyone who goes around them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import DDL, Integer, String, Text, event, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from payments.db import UTCDateTime, Base, utcnow
+
+GENESIS = "0" * 64
+_PG_LOCK_KEY = 7270011  # advisory lock id that serializes appends on PostgreSQL
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    entity: Mapped[str | None] = mapped_column(String(64))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    office_id: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """One row: the newest entry's sequence number and hash."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+_SQLITE_GUARDS = [
+    "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events "
+    "BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
+    "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events "
+    "BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
+]
+_PG_GUARDS = [
+    "CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger AS $$ "
+    "BEGIN RAISE EXCEPTION 'audit log is append-only'; END; $$ LANGUAGE plpgsql",
+    "CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events "
+    "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()",
+]
+APPEND_ONLY_DDL = {"sqlite": _SQLITE_GUARDS, "postgresql": _PG_GUARDS}
+
+for _dialect, _statements in APPEND_ONLY_DDL.items():
+    for _sql in _statements:
+        event.listen(
+            AuditEvent.__table__, "after_create", DDL(_sql).execute_if(dialect=_dialect)
+        )
+
+
+def _digest(fields: dict[str, Any]) -> str:
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _hash_fields(ev: AuditEvent) -> dict[str, Any]:
+    at = ev.at if ev.at.tzinfo else ev.at.replace(tzinfo=dt.UTC)
+    return {
+        "seq": ev.seq,
+        "at": at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "actor": ev.actor,
+        "action": ev.action,
+        "entity": ev.entity,
+        "entity_id": ev.entity_id,
+        "office_id": ev.office_id,
+        "details": ev.details,
+        "prev_hash": ev.prev_hash,
+    }
+
+
+def record(
+    session: Session,
+    action: str,
+    *,
+    actor: str,
+    entity: str | None = None,
+    entity_id: str | int | None = None,
+    office_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append an entry in the caller's transaction (it commits or rolls back with it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    head = session.get(AuditHead, 1, with_for_update=True)
+    if head is None:
+        head = AuditHead(id=1, seq=0, hash=GENESIS)
+        session.add(head)
+    ev = AuditEvent(
+        seq=head.seq + 1,
+        at=utcnow(),
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=None if entity_id is None else str(entity_id),
+        office_id=office_id,
+        details=json.dumps(details or {}, sort_keys=True, default=str, ensure_ascii=False),
+        prev_hash=head.hash,
+    )
+    ev.hash = _digest(_hash_fields(ev))
+    session.add(ev)
+    head.seq, head.hash = ev.seq, ev.hash
+    session.flush()
+    return ev
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    intact: bool
+    checked: int
+    first_broken_seq: int | None = None
+    problem: str | None = None
+
+
+def verify(session: Session, batch: int = 5000) -> ChainReport:
+    """Walk the chain from the start; report the first entry that was edited or removed."""
+    expected_prev, expected_seq, checked = GENESIS, 1, 0
+    last_seq = 0
+    while True:
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.seq > last_seq).order_by(AuditEvent.seq).limit(batch)
+        ).all()
+        if not rows:
+            break
+        for ev in rows:
+            if ev.seq != expected_seq:
+                return ChainReport(False, checked, expected_seq, f"entry {expected_seq} is missing")
+            if ev.prev_hash != expected_prev:
+                return ChainReport(False, checked, ev.seq, "link to the previous entry is broken")
+            if _digest(_hash_fields(ev)) != ev.hash:
+                return ChainReport(False, checked, ev.seq, "entry was altered after it was written")
+            expected_prev, expected_seq = ev.hash, ev.seq + 1
+            checked += 1
+        last_seq = rows[-1].seq
+    head = session.get(AuditHead, 1)
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
+    if head_seq != checked or head_hash != expected_prev:
+        return ChainReport(
+            False, checked, checked + 1, f"newest entries removed: head says {head_seq}"
+        )
+    return ChainReport(True, checked)
