@@ -72,7 +72,8 @@ def resolve_principal() -> Principal:
     station_id = station.id if station is not None else None
     if current_user.is_authenticated:
         return Principal(
-            roles=frozenset(current_user.roles), user_id=int(current_user.id),
+            roles=frozenset(current_user.roles),
+            user_id=int(current_user.id),
             station_id=station_id,
         )
     return Principal(station_id=station_id)
@@ -121,7 +122,10 @@ def login():
         )
         try:
             user = authenticate(
-                session, form.username.data, form.password.data, policy,
+                session,
+                form.username.data,
+                form.password.data,
+                policy,
                 source=request.remote_addr or "",
             )
         except StaffError as exc:
@@ -144,8 +148,13 @@ def logout():
     from payments import audit
 
     session = db.session()
-    audit.record(session, "logout", actor=current_user.username, entity="staff_user",
-                 entity_id=current_user.id)
+    audit.record(
+        session,
+        "logout",
+        actor=current_user.username,
+        entity="staff_user",
+        entity_id=current_user.id,
+    )
     session.commit()
     logout_user()
     flash("You are signed out.")
@@ -171,8 +180,12 @@ def pair():
             target = url_for("customer.start") if station.kind == "kiosk" else url_for("auth.login")
             response = redirect(target)
             response.set_cookie(
-                DEVICE_COOKIE, token, max_age=10 * 365 * 24 * 3600, httponly=True,
-                secure=current_app.config["SESSION_COOKIE_SECURE"], samesite="Strict",
+                DEVICE_COOKIE,
+                token,
+                max_age=10 * 365 * 24 * 3600,
+                httponly=True,
+                secure=current_app.config["SESSION_COOKIE_SECURE"],
+                samesite="Strict",
             )
             return response
     elif request.method == "POST":

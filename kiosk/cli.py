@@ -12,8 +12,13 @@ from sqlalchemy import select
 from kiosk import create_app, db
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False,
-             load_dotenv=False, set_debug_flag=False)
+@click.group(
+    cls=FlaskGroup,
+    create_app=create_app,
+    add_version_option=False,
+    load_dotenv=False,
+    set_debug_flag=False,
+)
 def cli() -> None:
     """Santa Ana payment office: kiosk, counter, finance and the CIS link."""
 
@@ -23,6 +28,7 @@ def main() -> None:
 
 
 # -- database -------------------------------------------------------------------------------
+
 
 @cli.group("db")
 def db_group() -> None:
@@ -42,6 +48,7 @@ def db_upgrade() -> None:
 
 # -- staff ----------------------------------------------------------------------------------
 
+
 @cli.group("user")
 def user_group() -> None:
     """Staff accounts."""
@@ -50,8 +57,13 @@ def user_group() -> None:
 @user_group.command("add")
 @click.argument("username")
 @click.option("--name", "full_name", required=True, help="Full name shown on receipts.")
-@click.option("--role", "roles", multiple=True, required=True,
-              type=click.Choice(["cashier", "supervisor", "finance", "admin"]))
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice(["cashier", "supervisor", "finance", "admin"]),
+)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--pin", default=None, help="4-8 digit PIN to unlock the counter after a break.")
 @with_appcontext
@@ -70,6 +82,7 @@ def user_add(username, full_name, roles, password, pin) -> None:
 
 # -- stations -------------------------------------------------------------------------------
 
+
 @cli.group("station")
 def station_group() -> None:
     """Kiosk and counter stations."""
@@ -79,7 +92,9 @@ def station_group() -> None:
 @click.argument("name")
 @click.option("--kind", type=click.Choice(["kiosk", "counter"]), required=True)
 @click.option("--office", "office_code", default=None, help="Office code (default: this office).")
-@click.option("--printer", "printer_url", default=None, help="Printer URL, e.g. tcp://10.0.0.5:9100")
+@click.option(
+    "--printer", "printer_url", default=None, help="Printer URL, e.g. tcp://10.0.0.5:9100"
+)
 @click.option("--reader", "reader_id", default=None, help="Stripe Terminal reader id (tmr_...).")
 @with_appcontext
 def station_add(name, kind, office_code, printer_url, reader_id) -> None:
@@ -94,8 +109,14 @@ def station_add(name, kind, office_code, printer_url, reader_id) -> None:
         raise click.ClickException(f"no office with code {code_!r}")
     try:
         station, code = add_station(
-            session, office, name, kind, printer_url=printer_url, reader_id=reader_id,
-            pairing_minutes=current_app.config["PAIRING_CODE_MINUTES"], actor="cli",
+            session,
+            office,
+            name,
+            kind,
+            printer_url=printer_url,
+            reader_id=reader_id,
+            pairing_minutes=current_app.config["PAIRING_CODE_MINUTES"],
+            actor="cli",
         )
     except StationError as exc:
         raise click.ClickException(exc.message) from exc
@@ -118,6 +139,7 @@ def station_list() -> None:
 
 
 # -- audit ----------------------------------------------------------------------------------
+
 
 @cli.group("audit")
 def audit_group() -> None:

@@ -72,7 +72,11 @@ def create_user(
     session.add(user)
     session.flush()
     audit.record(
-        session, "staff.created", actor=actor, entity="staff_user", entity_id=user.id,
+        session,
+        "staff.created",
+        actor=actor,
+        entity="staff_user",
+        entity_id=user.id,
         details={"username": username, "roles": user.roles},
     )
     return user
@@ -96,12 +100,22 @@ def authenticate(
     now = utcnow()
     if user is None or not user.active:
         check_secret(_DUMMY_HASH, password or "")
-        audit.record(session, "login.failed", actor=username[:120] or "?",
-                     details={"reason": "unknown user", "source": source})
+        audit.record(
+            session,
+            "login.failed",
+            actor=username[:120] or "?",
+            details={"reason": "unknown user", "source": source},
+        )
         raise StaffError("invalid", "Wrong username or password.")
     if user.locked_until and user.locked_until > now:
-        audit.record(session, "login.refused", actor=user.username, entity="staff_user",
-                     entity_id=user.id, details={"reason": "locked", "source": source})
+        audit.record(
+            session,
+            "login.refused",
+            actor=user.username,
+            entity="staff_user",
+            entity_id=user.id,
+            details={"reason": "locked", "source": source},
+        )
         raise StaffError("locked", "Too many failed attempts. Try again later or ask an admin.")
     if not check_secret(user.password_hash, password or ""):
         user.failed_logins += 1
@@ -110,12 +124,24 @@ def authenticate(
             user.locked_until = now + policy.lockout
             user.failed_logins = 0
             details["locked_until"] = user.locked_until.isoformat()
-        audit.record(session, "login.failed", actor=user.username, entity="staff_user",
-                     entity_id=user.id, details=details)
+        audit.record(
+            session,
+            "login.failed",
+            actor=user.username,
+            entity="staff_user",
+            entity_id=user.id,
+            details=details,
+        )
         raise StaffError("invalid", "Wrong username or password.")
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
-    audit.record(session, "login.succeeded", actor=user.username, entity="staff_user",
-                 entity_id=user.id, details={"source": source})
+    audit.record(
+        session,
+        "login.succeeded",
+        actor=user.username,
+        entity="staff_user",
+        entity_id=user.id,
+        details={"source": source},
+    )
     return user

@@ -60,8 +60,15 @@ def add_station(
     session.add(station)
     session.flush()
     code = issue_pairing_code(session, station, pairing_minutes, actor=actor)
-    audit.record(session, "station.added", actor=actor, entity="station", entity_id=station.id,
-                 office_id=office.id, details={"name": name, "kind": kind})
+    audit.record(
+        session,
+        "station.added",
+        actor=actor,
+        entity="station",
+        entity_id=station.id,
+        office_id=office.id,
+        details={"name": name, "kind": kind},
+    )
     return station, code
 
 
@@ -71,8 +78,14 @@ def issue_pairing_code(session: Session, station: Station, minutes: int, *, acto
     station.pairing_code_hash = _digest(raw)
     station.pairing_expires_at = utcnow() + dt.timedelta(minutes=minutes)
     station.device_token_hash = None
-    audit.record(session, "station.pairing_code_issued", actor=actor, entity="station",
-                 entity_id=station.id, office_id=station.office_id)
+    audit.record(
+        session,
+        "station.pairing_code_issued",
+        actor=actor,
+        entity="station",
+        entity_id=station.id,
+        office_id=station.office_id,
+    )
     return f"{raw[:4]}-{raw[4:]}"
 
 
@@ -81,8 +94,9 @@ def pair(session: Session, code: str) -> tuple[Station, str]:
     digest = _digest(_normalize_code(code))
     station = session.scalar(select(Station).where(Station.pairing_code_hash == digest))
     if station is None or not station.active:
-        audit.record(session, "station.pairing_failed", actor="device",
-                     details={"reason": "unknown code"})
+        audit.record(
+            session, "station.pairing_failed", actor="device", details={"reason": "unknown code"}
+        )
         raise StationError("invalid", "That pairing code is not valid.")
     if station.pairing_expires_at is None or station.pairing_expires_at < utcnow():
         raise StationError("expired", "That pairing code has expired. Ask an admin for a new one.")
@@ -91,8 +105,14 @@ def pair(session: Session, code: str) -> tuple[Station, str]:
     station.pairing_code_hash = None
     station.pairing_expires_at = None
     station.paired_at = utcnow()
-    audit.record(session, "station.paired", actor="device", entity="station",
-                 entity_id=station.id, office_id=station.office_id)
+    audit.record(
+        session,
+        "station.paired",
+        actor="device",
+        entity="station",
+        entity_id=station.id,
+        office_id=station.office_id,
+    )
     return station, token
 
 
@@ -100,7 +120,5 @@ def station_for_token(session: Session, token: str) -> Station | None:
     if not token or len(token) > 128:
         return None
     return session.scalar(
-        select(Station).where(
-            Station.device_token_hash == _digest(token), Station.active.is_(True)
-        )
+        select(Station).where(Station.device_token_hash == _digest(token), Station.active.is_(True))
     )

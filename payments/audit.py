@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import DDL, Integer, String, Text, event, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from payments.db import UTCDateTime, Base, utcnow
+from payments.db import Base, UTCDateTime, utcnow
 
 GENESIS = "0" * 64
 _PG_LOCK_KEY = 7270011  # advisory lock id that serializes appends on PostgreSQL
@@ -64,9 +64,7 @@ APPEND_ONLY_DDL = {"sqlite": _SQLITE_GUARDS, "postgresql": _PG_GUARDS}
 
 for _dialect, _statements in APPEND_ONLY_DDL.items():
     for _sql in _statements:
-        event.listen(
-            AuditEvent.__table__, "after_create", DDL(_sql).execute_if(dialect=_dialect)
-        )
+        event.listen(AuditEvent.__table__, "after_create", DDL(_sql).execute_if(dialect=_dialect))
 
 
 def _digest(fields: dict[str, Any]) -> str:
@@ -138,7 +136,10 @@ def verify(session: Session, batch: int = 5000) -> ChainReport:
     last_seq = 0
     while True:
         rows = session.scalars(
-            select(AuditEvent).where(AuditEvent.seq > last_seq).order_by(AuditEvent.seq).limit(batch)
+            select(AuditEvent)
+            .where(AuditEvent.seq > last_seq)
+            .order_by(AuditEvent.seq)
+            .limit(batch)
         ).all()
         if not rows:
             break

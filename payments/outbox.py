@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import socket
 import os
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from payments.db import UTCDateTime, Base, utcnow
+from payments.db import Base, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 

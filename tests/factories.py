@@ -75,11 +75,18 @@ def make_bill(session: Session, account: Account, amount_cents: int | None = Non
 def make_staff(session: Session, role: str, username: str | None = None, **kw) -> StaffUser:
     roles = kw.pop("roles", [role])
     return create_user(
-        session, username or f"{role}{next(_seq)}", kw.pop("full_name", f"Test {role.title()}"),
-        kw.pop("password", PASSWORD), roles, pin=kw.pop("pin", PIN), **kw,
+        session,
+        username or f"{role}{next(_seq)}",
+        kw.pop("full_name", f"Test {role.title()}"),
+        kw.pop("password", PASSWORD),
+        roles,
+        pin=kw.pop("pin", PIN),
+        **kw,
     )
 
 
-def make_station(session: Session, office: Office, kind: str = "kiosk", **kw) -> tuple[Station, str]:
+def make_station(
+    session: Session, office: Office, kind: str = "kiosk", **kw
+) -> tuple[Station, str]:
     """A registered station and its pairing code."""
     return add_station(session, office, kw.pop("name", f"{kind}-{next(_seq)}"), kind, **kw)

@@ -22,6 +22,10 @@ def healthz():
         {
             "status": "ok",
             "database": "up",
-            "outbox": {"pending": state.pending, "failing": state.failing, "oldest_pending_at": oldest},
+            "outbox": {
+                "pending": state.pending,
+                "failing": state.failing,
+                "oldest_pending_at": oldest,
+            },
         }
     )

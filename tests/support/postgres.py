@@ -58,9 +58,21 @@ class Cluster:
     def start(self) -> None:
         data = self.root / "data"
         subprocess.run(
-            self._cmd("initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                      "--no-sync", "--locale=C.UTF-8"),
-            check=True, capture_output=True,
+            self._cmd(
+                "initdb",
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--locale=C.UTF-8",
+            ),
+            check=True,
+            capture_output=True,
         )
         opts = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
@@ -68,9 +80,21 @@ class Cluster:
             "-c max_connections=200"
         )
         subprocess.run(
-            self._cmd("pg_ctl", "-D", str(data), "-o", opts, "-l", str(self.root / "log"),
-                      "-w", "-t", "60", "start"),
-            check=True, capture_output=True,
+            self._cmd(
+                "pg_ctl",
+                "-D",
+                str(data),
+                "-o",
+                opts,
+                "-l",
+                str(self.root / "log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ),
+            check=True,
+            capture_output=True,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

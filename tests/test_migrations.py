@@ -1,0 +1,49 @@
+"""The Alembic history builds exactly the schema the models describe, on both databases."""
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+import kiosk.models  # noqa: F401
+from kiosk.migrate import current_revision, upgrade
+from payments.db import Base, make_engine
+
+
+def _fresh_engine(database_url, tmp_path):
+    if database_url.startswith("sqlite"):
+        return make_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+    engine = make_engine(database_url)
+    with engine.begin() as conn:  # the fixture created tables with create_all; start empty
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    return engine
+
+
+def test_upgrade_matches_models_and_is_repeatable(database_url, tmp_path, pg_database):
+    engine = _fresh_engine(database_url, tmp_path)
+    try:
+        upgrade(engine)
+        upgrade(engine)  # a second run is a no-op
+        assert current_revision(engine) is not None
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert diff == []
+    finally:
+        if pg_database is not None:  # leave the shared test database as the fixture made it
+            with engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+            Base.metadata.create_all(engine)
+        engine.dispose()
+
+
+def test_audit_table_refuses_updates_after_migration(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    upgrade(engine)
+    with engine.begin() as conn:
+        triggers = (
+            conn.execute(text("SELECT name FROM sqlite_master WHERE type='trigger'"))
+            .scalars()
+            .all()
+        )
+    assert {"audit_events_no_update", "audit_events_no_delete"} <= set(triggers)
