@@ -31,12 +31,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     security.init_app(app)
 
-    from kiosk import auth
+    from kiosk import auth, payment_hooks
     from kiosk.api import bp as api_bp
     from kiosk.api import health_bp
     from kiosk.views import admin, counter, customer, finance, home
 
     auth.init_app(app)
+    payment_hooks.register()
+    from kiosk import receipting
+
+    receipting.register()  # after payment_hooks: receipts show the balance after payment
     app.register_blueprint(home.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(customer.bp, url_prefix="/kiosk")
@@ -45,5 +49,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    from kiosk import webhooks
+
+    webhooks.init_app(app)  # POST /webhooks/stripe; the Stripe gateway when configured
     security.check_every_route_declares_access(app)
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlsplit
+import re
 
 from flask import (
     Blueprint,
@@ -14,6 +14,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
@@ -24,11 +25,19 @@ from wtforms.validators import DataRequired, Length
 from kiosk import db, stations
 from kiosk.access import ANONYMOUS, Principal, access
 from kiosk.models import StaffUser, Station
-from kiosk.staff import LoginPolicy, StaffError, authenticate
+from kiosk.security import client_address, rate_limit_count, rate_limit_hit
+from kiosk.staff import MAX_PASSWORD, LoginPolicy, StaffError, authenticate
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 DEVICE_COOKIE = "payoffice_device"
+
+# Failed attempts allowed per remote address and window (overridable in the app config).
+# Pairing codes are short, so their guessing is throttled hard; sign-in failures per address
+# catch password spraying across accounts, which the per-account lockout does not.
+PAIR_MAX_FAILURES = 10
+LOGIN_MAX_FAILURES_PER_ADDRESS = 50
+RATE_WINDOW = dt.timedelta(minutes=15)
 
 
 class SessionUser(UserMixin):
@@ -81,20 +90,27 @@ def resolve_principal() -> Principal:
 
 class LoginForm(FlaskForm):
     username = StringField("Username", validators=[DataRequired(), Length(max=64)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_PASSWORD)])
 
 
 class PairForm(FlaskForm):
     code = StringField("Pairing code", validators=[DataRequired(), Length(max=32)])
 
 
+# A local path only: one leading slash, then plain URL characters. Backslashes, control
+# characters and "//" are refused because browsers read "/\evil.example" (a backslash) or
+# "/<TAB>/evil.example" as "//evil.example", a link to another site.
+_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*")
+
+
 def _safe_next(target: str | None) -> str | None:
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if not target or len(target) > 512 or not _LOCAL_PATH.fullmatch(target):
         return None
     return target
+
+
+def _limit(name: str, default: int) -> int:
+    return int(current_app.config.get(name, default))
 
 
 def home_for(principal: Principal) -> str:
@@ -114,32 +130,47 @@ def home_for(principal: Principal) -> str:
 def login():
     form = LoginForm()
     error = None
-    if form.validate_on_submit():
-        session = db.session()
-        policy = LoginPolicy(
-            max_failures=current_app.config["LOGIN_MAX_FAILURES"],
-            lockout=dt.timedelta(minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"]),
-        )
-        try:
-            user = authenticate(
-                session,
-                form.username.data,
-                form.password.data,
-                policy,
-                source=request.remote_addr or "",
-            )
-        except StaffError as exc:
-            session.commit()  # keep the failure count and the audit entry
-            error = exc.message
+    status = 200
+    if request.method == "POST":
+        dbs = db.session()
+        address_key = f"login:{client_address()}"
+        limit = _limit("LOGIN_MAX_FAILURES_PER_ADDRESS", LOGIN_MAX_FAILURES_PER_ADDRESS)
+        if rate_limit_count(dbs, address_key) >= limit:
+            error, status = "Too many failed sign-ins from this device. Wait 15 minutes.", 429
+        elif not form.validate():
+            error, status = _login_form_problem(form), 400
         else:
-            session.commit()
-            login_user(SessionUser(user))
-            principal = Principal(roles=user.role_set, user_id=user.id)
-            return redirect(_safe_next(request.args.get("next")) or home_for(principal))
-    elif request.method == "POST":
-        error = "Enter your username and password."
-    status = 401 if error and request.method == "POST" else 200
+            policy = LoginPolicy(
+                max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+                lockout=dt.timedelta(minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"]),
+            )
+            try:
+                user = authenticate(
+                    dbs,
+                    form.username.data,
+                    form.password.data,
+                    policy,
+                    source=client_address(),
+                )
+            except StaffError as exc:
+                rate_limit_hit(dbs, address_key, RATE_WINDOW)
+                dbs.commit()  # keep the failure count and the audit entry
+                error, status = exc.message, 401
+            else:
+                dbs.commit()
+                # A fresh session: nothing from before sign-in (a planted session id, an old
+                # CSRF token, a kiosk's language) is carried into the staff session.
+                session.clear()
+                login_user(SessionUser(user))
+                principal = Principal(roles=user.role_set, user_id=user.id)
+                return redirect(_safe_next(request.args.get("next")) or home_for(principal))
     return render_template("auth/login.html", form=form, error=error), status
+
+
+def _login_form_problem(form: LoginForm) -> str:
+    if not form.username.data or not form.password.data:
+        return "Enter your username and password."
+    return "Wrong username or password."
 
 
 @bp.route("/logout", methods=["POST"])
@@ -147,16 +178,18 @@ def login():
 def logout():
     from payments import audit
 
-    session = db.session()
+    dbs = db.session()
     audit.record(
-        session,
+        dbs,
         "logout",
         actor=current_user.username,
         entity="staff_user",
         entity_id=current_user.id,
+        details={"source": client_address()},
     )
-    session.commit()
+    dbs.commit()
     logout_user()
+    session.clear()
     flash("You are signed out.")
     return redirect(url_for("auth.login"))
 
@@ -165,29 +198,39 @@ def logout():
 @access("public")
 def pair():
     """A station's browser enters the code an admin printed once; it then holds a cookie."""
-    form = PairForm()
+    # ?code= prefills the form (the demo prints such a link); pairing still needs the POST.
+    prefill = request.args.get("code", "")[:32] if request.method == "GET" else ""
+    form = PairForm(code=prefill) if prefill else PairForm()
     error = None
-    if form.validate_on_submit():
-        session = db.session()
-        try:
-            station, token = stations.pair(session, form.code.data)
-        except stations.StationError as exc:
-            session.commit()
-            error = exc.message
+    status = 200
+    if request.method == "POST":
+        dbs = db.session()
+        address_key = f"pair:{client_address()}"
+        if rate_limit_count(dbs, address_key) >= _limit("PAIR_MAX_FAILURES", PAIR_MAX_FAILURES):
+            error, status = "Too many wrong codes from this device. Wait 15 minutes.", 429
+        elif not form.validate():
+            error, status = "Enter the pairing code.", 400
         else:
-            session.commit()
-            g.station = station
-            target = url_for("customer.start") if station.kind == "kiosk" else url_for("auth.login")
-            response = redirect(target)
-            response.set_cookie(
-                DEVICE_COOKIE,
-                token,
-                max_age=10 * 365 * 24 * 3600,
-                httponly=True,
-                secure=current_app.config["SESSION_COOKIE_SECURE"],
-                samesite="Strict",
-            )
-            return response
-    elif request.method == "POST":
-        error = "Enter the pairing code."
-    return render_template("auth/pair.html", form=form, error=error), (400 if error else 200)
+            try:
+                station, token = stations.pair(dbs, form.code.data, source=client_address())
+            except stations.StationError as exc:
+                rate_limit_hit(dbs, address_key, RATE_WINDOW)
+                dbs.commit()
+                error, status = exc.message, 400
+            else:
+                dbs.commit()
+                g.station = station
+                # The browser now belongs to a station; no staff sign-in rides along with it.
+                session.clear()
+                kiosk = station.kind == "kiosk"
+                response = redirect(url_for("customer.start" if kiosk else "auth.login"))
+                response.set_cookie(
+                    DEVICE_COOKIE,
+                    token,
+                    max_age=10 * 365 * 24 * 3600,
+                    httponly=True,
+                    secure=current_app.config["SESSION_COOKIE_SECURE"],
+                    samesite="Strict",
+                )
+                return response
+    return render_template("auth/pair.html", form=form, error=error), status

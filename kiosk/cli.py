@@ -80,6 +80,44 @@ def user_add(username, full_name, roles, password, pin) -> None:
     click.echo(f"created {username} ({', '.join(roles)})")
 
 
+def _staff_user(session, username: str):
+    from kiosk.models import StaffUser
+
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    return user
+
+
+@user_group.command("disable")
+@click.argument("username")
+@with_appcontext
+def user_disable(username) -> None:
+    """Stop an account from signing in."""
+    from kiosk.staff import StaffError, disable_user
+
+    session = db.session()
+    try:
+        disable_user(session, _staff_user(session, username), actor="cli", actor_id=None)
+    except StaffError as exc:
+        raise click.ClickException(exc.message) from exc
+    session.commit()
+    click.echo(f"disabled {username}")
+
+
+@user_group.command("unlock")
+@click.argument("username")
+@with_appcontext
+def user_unlock(username) -> None:
+    """Lift a sign-in lockout after too many wrong passwords."""
+    from kiosk.staff import unlock_user
+
+    session = db.session()
+    unlock_user(session, _staff_user(session, username), actor="cli")
+    session.commit()
+    click.echo(f"unlocked {username}")
+
+
 # -- stations -------------------------------------------------------------------------------
 
 
@@ -134,8 +172,62 @@ def station_list() -> None:
     from kiosk.models import Station
 
     for s in db.session().scalars(select(Station).order_by(Station.id)):
-        paired = "paired" if s.device_token_hash else "not paired"
+        state = "paired" if s.device_token_hash else "not paired"
+        paired = state if s.active else "disabled"
         click.echo(f"{s.id:>3}  {s.name:<20} {s.kind:<8} {paired:<11} {s.printer_url or '-'}")
+
+
+def _station(session, name: str, office_code: str | None):
+    from kiosk.models import Office
+    from kiosk.stations import StationError, find_station
+
+    code_ = office_code or current_app.config["OFFICE_CODE"]
+    office = session.scalar(select(Office).where(Office.code == code_))
+    if office is None:
+        raise click.ClickException(f"no office with code {code_!r}")
+    try:
+        return find_station(session, office, name)
+    except StationError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+@station_group.command("pair-code")
+@click.argument("name")
+@click.option("--office", "office_code", default=None, help="Office code (default: this office).")
+@with_appcontext
+def station_pair_code(name, office_code) -> None:
+    """Issue a new one-time pairing code; the device paired before is signed out."""
+    from kiosk.stations import StationError, issue_pairing_code
+
+    session = db.session()
+    station = _station(session, name, office_code)
+    minutes = current_app.config["PAIRING_CODE_MINUTES"]
+    try:
+        code = issue_pairing_code(session, station, minutes, actor="cli")
+    except StationError as exc:
+        raise click.ClickException(exc.message) from exc
+    session.commit()
+    base = current_app.config["BASE_URL"].rstrip("/")
+    click.echo(f"pairing code for {station.name!r}: {code}  (valid {minutes} min)")
+    click.echo(f"open {base}/pair on the station's browser and enter the code")
+
+
+@station_group.command("disable")
+@click.argument("name")
+@click.option("--office", "office_code", default=None, help="Office code (default: this office).")
+@with_appcontext
+def station_disable(name, office_code) -> None:
+    """Retire a station: its browser stops working at once."""
+    from kiosk.stations import StationError, disable_station
+
+    session = db.session()
+    station = _station(session, name, office_code)
+    try:
+        disable_station(session, station, actor="cli")
+    except StationError as exc:
+        raise click.ClickException(exc.message) from exc
+    session.commit()
+    click.echo(f"station {station.name!r} disabled")
 
 
 # -- audit ----------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from payments.models import (  # noqa: F401  (register tables)
     new_id,
 )
 from payments.outbox import OutboxMessage  # noqa: F401  (register tables)
+from payments.simulated import SimulatedAttempt, SimulatedTestCard  # noqa: F401  (tables)
 
 
 class Role(enum.StrEnum):
@@ -112,6 +113,17 @@ class StaffUser(Base):
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.role_set.intersection(roles))
+
+
+class RateLimitBucket(Base):
+    """A fixed-window counter (e.g. failed pairing attempts per address), kept in the database
+    so every web worker sees the same count."""
+
+    __tablename__ = "rate_limit_buckets"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class Account(Base):

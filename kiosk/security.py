@@ -1,11 +1,19 @@
-"""Request-wide protections: deny-by-default access checks, CSRF, security headers."""
+"""Request-wide protections: deny-by-default access checks, CSRF, security headers, and a
+database-backed rate limiter shared by every web worker."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Flask, abort, g, jsonify, redirect, request, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import case, delete, literal
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from kiosk.access import ANONYMOUS, Principal
+from kiosk.models import RateLimitBucket
+from payments.db import UTCDateTime, utcnow
 
 csrf = CSRFProtect()
 
@@ -50,8 +58,9 @@ def current_principal() -> Principal:
 
 
 def init_app(app: Flask) -> None:
-    csrf.init_app(app)
-
+    # The access check is registered before CSRFProtect's own hook so that it runs first: a
+    # caller without access gets 401/403 whatever it posts, and only callers who may use a
+    # route are told about a missing token.
     @app.before_request
     def _enforce_access():
         endpoint = request.endpoint
@@ -72,6 +81,8 @@ def init_app(app: Flask) -> None:
                 return api_error(401, "unauthenticated", "Sign in first.")
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         abort(403)
+
+    csrf.init_app(app)
 
     @app.after_request
     def _headers(response):
@@ -94,6 +105,7 @@ def init_app(app: Flask) -> None:
 
     for status, code, message in [
         (400, "bad_request", "The request could not be understood."),
+        (401, "unauthenticated", "Sign in first."),
         (403, "forbidden", "You do not have access to this."),
         (404, "not_found", "Nothing was found at this address."),
         (405, "method_not_allowed", "This method is not allowed here."),
@@ -132,3 +144,46 @@ def check_every_route_declares_access(app: Flask) -> None:
     ]
     if missing:
         raise RuntimeError(f"routes without an @access declaration: {missing}")
+
+
+def client_address() -> str:
+    """The caller's address, as the WSGI server (or a configured ProxyFix) reports it."""
+    return (request.remote_addr or "unknown")[:64]
+
+
+def rate_limit_count(session: Session, key: str) -> int:
+    """Hits counted for ``key`` in its current window (0 once the window has passed)."""
+    bucket = session.get(RateLimitBucket, key, populate_existing=True)
+    if bucket is None or bucket.expires_at <= utcnow():
+        return 0
+    return bucket.hits
+
+
+def rate_limit_hit(session: Session, key: str, window: dt.timedelta) -> int:
+    """Count one hit for ``key`` and return the count in the current window.
+
+    One atomic upsert, so concurrent workers never lose a hit; a window that has passed
+    starts again at 1. Expired buckets of every key are removed on the way.
+    """
+    now = utcnow()
+    now_param = literal(now, UTCDateTime)
+    expired = RateLimitBucket.expires_at <= now_param
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(RateLimitBucket).values(key=key, hits=1, expires_at=now + window)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[RateLimitBucket.key],
+        set_={
+            "hits": case((expired, 1), else_=RateLimitBucket.hits + 1),
+            "expires_at": case(
+                (expired, literal(now + window, UTCDateTime)), else_=RateLimitBucket.expires_at
+            ),
+        },
+    ).returning(RateLimitBucket.hits)
+    hits = session.execute(stmt).scalar_one()
+    session.execute(
+        delete(RateLimitBucket)
+        .where(RateLimitBucket.expires_at <= now_param, RateLimitBucket.key != key)
+        .execution_options(synchronize_session=False)
+    )
+    return hits

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -14,6 +15,9 @@ from kiosk.access import STAFF_ROLES
 from kiosk.models import StaffUser
 from payments import audit
 from payments.db import utcnow
+
+_USERNAME = re.compile(r"[a-z0-9][a-z0-9._]{0,63}")
+MIN_PASSWORD, MAX_PASSWORD = 10, 256  # the sign-in form accepts up to MAX_PASSWORD
 
 _hasher = PasswordHasher()
 # A hash to verify against when the username is unknown, so timing does not reveal it.
@@ -49,11 +53,20 @@ def create_user(
     office_id: int | None = None,
     actor: str = "system",
 ) -> StaffUser:
-    username = username.strip().lower()
-    if not username or not username.replace(".", "").replace("_", "").isalnum():
-        raise StaffError("bad_username", "Usernames use letters, digits, dots and underscores.")
-    if len(password) < 10:
-        raise StaffError("weak_password", "Passwords have at least 10 characters.")
+    username = (username or "").strip().lower()
+    if not _USERNAME.fullmatch(username):
+        raise StaffError(
+            "bad_username",
+            "Usernames have 1 to 64 letters (a-z), digits, dots and underscores.",
+        )
+    full_name = (full_name or "").strip()
+    if not full_name or len(full_name) > 120:
+        raise StaffError("bad_name", "Give the full name, up to 120 characters.")
+    if not MIN_PASSWORD <= len(password or "") <= MAX_PASSWORD:
+        raise StaffError(
+            "weak_password",
+            f"Passwords have {MIN_PASSWORD} to {MAX_PASSWORD} characters.",
+        )
     unknown = set(roles) - STAFF_ROLES
     if unknown or not roles:
         raise StaffError("bad_roles", f"Roles must be among {', '.join(sorted(STAFF_ROLES))}.")
@@ -63,7 +76,7 @@ def create_user(
         raise StaffError("exists", f"User {username} already exists.")
     user = StaffUser(
         username=username,
-        full_name=full_name.strip(),
+        full_name=full_name,
         password_hash=hash_secret(password),
         pin_hash=hash_secret(pin) if pin else None,
         roles=",".join(sorted(set(roles))),
@@ -96,15 +109,26 @@ def authenticate(
     Raises ``StaffError`` with code ``invalid`` or ``locked``; audits every attempt.
     """
     username = (username or "").strip().lower()
-    user = session.scalar(select(StaffUser).where(StaffUser.username == username))
+    # Row lock: concurrent wrong passwords must all be counted (PostgreSQL; SQLite writers
+    # are serialized by BEGIN IMMEDIATE already).
+    user = session.scalar(
+        select(StaffUser)
+        .where(StaffUser.username == username)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     now = utcnow()
     if user is None or not user.active:
         check_secret(_DUMMY_HASH, password or "")
+        # People type their password into the username box now and then: only a name that
+        # could be a username goes into the permanent log.
         audit.record(
             session,
             "login.failed",
-            actor=username[:120] or "?",
-            details={"reason": "unknown user", "source": source},
+            actor=username if _USERNAME.fullmatch(username) else "(not a username)",
+            entity="staff_user" if user else None,
+            entity_id=user.id if user else None,
+            details={"reason": "inactive user" if user else "unknown user", "source": source},
         )
         raise StaffError("invalid", "Wrong username or password.")
     if user.locked_until and user.locked_until > now:
@@ -145,3 +169,41 @@ def authenticate(
         details={"source": source},
     )
     return user
+
+
+def _active_admins(session: Session) -> int:
+    users = session.scalars(select(StaffUser).where(StaffUser.active.is_(True))).all()
+    return sum(1 for u in users if "admin" in u.role_set)
+
+
+def disable_user(session: Session, user: StaffUser, *, actor: str, actor_id: int | None) -> None:
+    """Stop an account from signing in; its open sessions end on their next request."""
+    if user.id == actor_id:
+        raise StaffError("self", "You cannot disable your own account.")
+    if not user.active:
+        raise StaffError("inactive", f"{user.username} is already disabled.")
+    if "admin" in user.role_set and _active_admins(session) <= 1:
+        raise StaffError("last_admin", "This is the last active admin; add another first.")
+    user.active = False
+    audit.record(
+        session,
+        "staff.disabled",
+        actor=actor,
+        entity="staff_user",
+        entity_id=user.id,
+        details={"username": user.username},
+    )
+
+
+def unlock_user(session: Session, user: StaffUser, *, actor: str) -> None:
+    """Lift a sign-in lockout and reset the failure count."""
+    user.locked_until = None
+    user.failed_logins = 0
+    audit.record(
+        session,
+        "staff.unlocked",
+        actor=actor,
+        entity="staff_user",
+        entity_id=user.id,
+        details={"username": user.username},
+    )

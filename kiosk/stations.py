@@ -59,7 +59,6 @@ def add_station(
     )
     session.add(station)
     session.flush()
-    code = issue_pairing_code(session, station, pairing_minutes, actor=actor)
     audit.record(
         session,
         "station.added",
@@ -69,14 +68,20 @@ def add_station(
         office_id=office.id,
         details={"name": name, "kind": kind},
     )
+    code = issue_pairing_code(session, station, pairing_minutes, actor=actor)
     return station, code
 
 
 def issue_pairing_code(session: Session, station: Station, minutes: int, *, actor: str) -> str:
     """A fresh code for (re)pairing; any device paired before stops working."""
+    if not station.active:
+        raise StationError("disabled", f"Station {station.name!r} is disabled.")
+    if not 1 <= minutes <= 7 * 24 * 60:
+        raise StationError("bad_minutes", "A pairing code is valid for 1 minute to 7 days.")
     raw = "".join(secrets.choice(PAIRING_ALPHABET) for _ in range(8))
     station.pairing_code_hash = _digest(raw)
     station.pairing_expires_at = utcnow() + dt.timedelta(minutes=minutes)
+    was_paired = station.device_token_hash is not None
     station.device_token_hash = None
     audit.record(
         session,
@@ -85,20 +90,40 @@ def issue_pairing_code(session: Session, station: Station, minutes: int, *, acto
         entity="station",
         entity_id=station.id,
         office_id=station.office_id,
+        details={"unpaired_device": was_paired},
     )
     return f"{raw[:4]}-{raw[4:]}"
 
 
-def pair(session: Session, code: str) -> tuple[Station, str]:
+def pair(session: Session, code: str, *, source: str = "") -> tuple[Station, str]:
     """Exchange a valid pairing code for a device token (the code then stops working)."""
-    digest = _digest(_normalize_code(code))
-    station = session.scalar(select(Station).where(Station.pairing_code_hash == digest))
+    normalized = _normalize_code(code)
+    station = None
+    if len(normalized) == 8:
+        station = session.scalar(
+            select(Station)
+            .where(Station.pairing_code_hash == _digest(normalized))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
     if station is None or not station.active:
         audit.record(
-            session, "station.pairing_failed", actor="device", details={"reason": "unknown code"}
+            session,
+            "station.pairing_failed",
+            actor="device",
+            details={"reason": "unknown code", "source": source},
         )
         raise StationError("invalid", "That pairing code is not valid.")
     if station.pairing_expires_at is None or station.pairing_expires_at < utcnow():
+        audit.record(
+            session,
+            "station.pairing_failed",
+            actor="device",
+            entity="station",
+            entity_id=station.id,
+            office_id=station.office_id,
+            details={"reason": "expired code", "source": source},
+        )
         raise StationError("expired", "That pairing code has expired. Ask an admin for a new one.")
     token = secrets.token_urlsafe(32)
     station.device_token_hash = _digest(token)
@@ -112,6 +137,7 @@ def pair(session: Session, code: str) -> tuple[Station, str]:
         entity="station",
         entity_id=station.id,
         office_id=station.office_id,
+        details={"source": source},
     )
     return station, token
 
@@ -121,4 +147,32 @@ def station_for_token(session: Session, token: str) -> Station | None:
         return None
     return session.scalar(
         select(Station).where(Station.device_token_hash == _digest(token), Station.active.is_(True))
+    )
+
+
+def find_station(session: Session, office: Office, name: str) -> Station:
+    station = session.scalar(
+        select(Station).where(Station.office_id == office.id, Station.name == (name or "").strip())
+    )
+    if station is None:
+        raise StationError("unknown", f"No station named {name!r} in office {office.code}.")
+    return station
+
+
+def disable_station(session: Session, station: Station, *, actor: str) -> None:
+    """Retire a station: its device cookie and any open pairing code stop working."""
+    if not station.active:
+        raise StationError("disabled", f"Station {station.name!r} is already disabled.")
+    station.active = False
+    station.device_token_hash = None
+    station.pairing_code_hash = None
+    station.pairing_expires_at = None
+    audit.record(
+        session,
+        "station.disabled",
+        actor=actor,
+        entity="station",
+        entity_id=station.id,
+        office_id=station.office_id,
+        details={"name": station.name},
     )

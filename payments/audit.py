@@ -100,7 +100,8 @@ def record(
     """Append an entry in the caller's transaction (it commits or rolls back with it)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    head = session.get(AuditHead, 1, with_for_update=True)
+    # Always the locked row, never a head cached in a long-lived session's identity map.
+    head = session.get(AuditHead, 1, with_for_update=True, populate_existing=True)
     if head is None:
         head = AuditHead(id=1, seq=0, hash=GENESIS)
         session.add(head)
@@ -131,7 +132,11 @@ class ChainReport:
 
 
 def verify(session: Session, batch: int = 5000) -> ChainReport:
-    """Walk the chain from the start; report the first entry that was edited or removed."""
+    """Walk the chain from the start; report the first entry that was edited or removed.
+
+    ``first_broken_seq`` is the earliest entry that can no longer be trusted; every entry
+    before it is proven by the chain.
+    """
     expected_prev, expected_seq, checked = GENESIS, 1, 0
     last_seq = 0
     while True:
@@ -140,23 +145,47 @@ def verify(session: Session, batch: int = 5000) -> ChainReport:
             .where(AuditEvent.seq > last_seq)
             .order_by(AuditEvent.seq)
             .limit(batch)
+            .execution_options(populate_existing=True)
         ).all()
         if not rows:
             break
         for ev in rows:
             if ev.seq != expected_seq:
                 return ChainReport(False, checked, expected_seq, f"entry {expected_seq} is missing")
-            if ev.prev_hash != expected_prev:
-                return ChainReport(False, checked, ev.seq, "link to the previous entry is broken")
             if _digest(_hash_fields(ev)) != ev.hash:
                 return ChainReport(False, checked, ev.seq, "entry was altered after it was written")
+            if ev.prev_hash != expected_prev:
+                # This entry is intact in itself but no longer links to its predecessor: the
+                # predecessor was altered and its hash recomputed (or replaced).
+                if ev.seq == 1:
+                    return ChainReport(False, 0, 1, "entry was altered and re-hashed")
+                return ChainReport(
+                    False,
+                    checked - 1,
+                    ev.seq - 1,
+                    f"entry was altered and re-hashed: entry {ev.seq} no longer links to it",
+                )
             expected_prev, expected_seq = ev.hash, ev.seq + 1
             checked += 1
         last_seq = rows[-1].seq
-    head = session.get(AuditHead, 1)
+    head = session.get(AuditHead, 1, populate_existing=True)
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
-    if head_seq != checked or head_hash != expected_prev:
+    if head_seq > checked:
         return ChainReport(
-            False, checked, checked + 1, f"newest entries removed: head says {head_seq}"
+            False,
+            checked,
+            checked + 1,
+            f"entries {checked + 1} to {head_seq} were removed (newest entries missing)",
+        )
+    if head_seq < checked:
+        return ChainReport(
+            False, head_seq, head_seq + 1, f"entries after {head_seq} were added outside the log"
+        )
+    if head_hash != expected_prev:
+        return ChainReport(
+            False,
+            checked - 1,
+            checked,
+            "entry was altered and re-hashed: it no longer matches the recorded head",
         )
     return ChainReport(True, checked)

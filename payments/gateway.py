@@ -6,6 +6,11 @@ processor's ids.
 Every call that can create or move money carries an idempotency key derived from our payment
 id and the step (``idempotency_key(payment_id, "create")``), so a retry after a crash can
 never make a second charge.
+
+Refinements (backwards-compatible): ``CardResult.amount_cents`` and ``CardResult.payment_id``
+report what the processor holds, so the recovery sweep can spot an amount mismatch or an
+intent belonging to another payment. A gateway may also offer ``find_all(payment_id)`` (every
+attempt the processor knows for that payment), which the sweep uses to detect duplicates.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ class CardResult:
     failure_code: str | None = None  # card_declined, insufficient_funds, expired_card, ...
     failure_message: str | None = None
     reader_status: str | None = None  # online / offline / busy, when known
+    amount_cents: int | None = None  # what the processor will charge / charged, when known
+    payment_id: str | None = None  # our payment id as the processor recorded it (metadata)
 
 
 @dataclass(frozen=True)

@@ -17,16 +17,18 @@ SUPPORTED_LOCALES = ("en", "es", "vi")
 _BABEL_LOCALE = {"en": "en_US", "es": "es_US", "vi": "vi_VN"}
 
 # Optional sign, optional $, digits with optional well-placed thousands commas, optional
-# one or two decimals.
+# one or two decimals ("12." is read as 12.00). ASCII digits only: int() would also accept
+# Arabic-Indic or full-width digits, which no keypad of ours produces.
 _AMOUNT = re.compile(
     r"""^\s*
     (?P<sign>[-+]?)\s*
     \$?\s*
     (?P<int>\d{1,3}(?:,\d{3})+|\d+)?
-    (?:\.(?P<frac>\d{1,2}))?
+    (?:\.(?P<frac>\d{0,2}))?
     \s*$""",
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,
 )
+MAX_TEXT_LENGTH = 32  # longer input is refused before it reaches int()
 
 
 class AmountError(ValueError):
@@ -70,13 +72,15 @@ def parse_amount(text: str, *, allow_negative: bool = False) -> int:
     """
     if isinstance(text, bool) or not isinstance(text, str):
         raise AmountError("not_text", "An amount must be given as text, for example 12.50.")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise AmountError("invalid", "Enter an amount in dollars and cents, for example 12.50.")
     match = _AMOUNT.match(text)
-    if not match or (match.group("int") is None and match.group("frac") is None):
+    if not match or (match.group("int") is None and not match.group("frac")):
         raise AmountError("invalid", "Enter an amount in dollars and cents, for example 12.50.")
     whole = int((match.group("int") or "0").replace(",", ""))
     frac = (match.group("frac") or "0").ljust(2, "0")
     cents = whole * 100 + int(frac)
-    if match.group("sign") == "-":
+    if match.group("sign") == "-" and cents:
         if not allow_negative:
             raise AmountError("negative", "The amount cannot be negative.")
         cents = -cents
@@ -89,7 +93,7 @@ def parse_cents(value: object) -> int:
         raise AmountError("not_integer", "Cents must be a whole number.")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and re.fullmatch(r"-?\d{1,15}", value.strip()):
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,15}", value.strip()):
         return int(value.strip())
     raise AmountError("not_integer", "Cents must be a whole number, for example 1250 for $12.50.")
 
@@ -106,6 +110,8 @@ def format_amount(cents: int, locale: str = "en") -> str:
 
 def format_plain(cents: int) -> str:
     """Cents as a machine-readable decimal string: 123456 -> "1234.56", -5 -> "-0.05"."""
+    if isinstance(cents, bool) or not isinstance(cents, int):
+        raise TypeError("format_plain takes an int of cents")
     sign = "-" if cents < 0 else ""
     cents = abs(cents)
     return f"{sign}{cents // 100}.{cents % 100:02d}"

@@ -5,4 +5,12 @@ from flask import Blueprint
 bp = Blueprint("api", __name__)
 health_bp = Blueprint("health", __name__)
 
-from kiosk.api import accounts, health, openapi  # noqa: E402,F401  (register routes)
+from kiosk.api import (  # noqa: E402,F401  (register routes)
+    accounts,
+    health,
+    openapi,
+    payments,
+    receipts,
+    service_requests,
+    tickets,
+)

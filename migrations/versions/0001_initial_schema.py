@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 22:25:56.098541
+Create Date: 2026-11-23 22:36:55.868928
 """
 from alembic import op
 import sqlalchemy as sa
@@ -102,6 +102,33 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_due', ['status', 'available_at'], unique=False)
 
+    op.create_table('rate_limit_buckets',
+    sa.Column('key', sa.String(length=160), nullable=False),
+    sa.Column('hits', sa.Integer(), nullable=False),
+    sa.Column('expires_at', payments.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_rate_limit_buckets'))
+    )
+    with op.batch_alter_table('rate_limit_buckets', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rate_limit_buckets_expires_at'), ['expires_at'], unique=False)
+
+    op.create_table('simulated_attempts',
+    sa.Column('intent_id', sa.String(length=64), nullable=False),
+    sa.Column('payment_id', sa.String(length=32), nullable=False),
+    sa.Column('reader_id', sa.String(length=64), nullable=False),
+    sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.Column('card', sa.String(length=32), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('refunds', sa.Text(), nullable=False),
+    sa.Column('started_at', payments.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('intent_id', name=op.f('pk_simulated_attempts')),
+    sa.UniqueConstraint('payment_id', name=op.f('uq_simulated_attempts_payment_id'))
+    )
+    op.create_table('simulated_test_cards',
+    sa.Column('reader_id', sa.String(length=64), nullable=False),
+    sa.Column('card', sa.String(length=32), nullable=False),
+    sa.Column('updated_at', payments.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('reader_id', name=op.f('pk_simulated_test_cards'))
+    )
     op.create_table('bills',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -405,6 +432,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_bills_account_id'))
 
     op.drop_table('bills')
+    op.drop_table('simulated_test_cards')
+    op.drop_table('simulated_attempts')
+    with op.batch_alter_table('rate_limit_buckets', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rate_limit_buckets_expires_at'))
+
+    op.drop_table('rate_limit_buckets')
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_due')
 

@@ -1,0 +1,416 @@
+"""Finding an account: by account number, by the scanline on a paper bill, or by part of the
+service address. No Flask here; the API and the kiosk pages call these functions.
+
+What a lookup shows is decided in one place, ``account_view``: kiosk screens get a masked
+view (initials only, no phone or e-mail); signed-in staff get the full record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Integer, Select, bindparam, select
+from sqlalchemy.orm import Session
+
+from hardware import scanline as scanlines
+from kiosk.models import Account, Bill
+
+MAX_QUERY_LENGTH = 80
+MIN_STREET_PREFIX = 3  # a street-only search needs this many letters
+MAX_LIMIT = 50
+MAX_ACCOUNT_NUMBER_DIGITS = 20
+UNIT_SCAN_LIMIT = 500  # rows read at one house number when a unit is given
+
+DIRECTIONS = {
+    "N": "N",
+    "NORTH": "N",
+    "S": "S",
+    "SOUTH": "S",
+    "E": "E",
+    "EAST": "E",
+    "W": "W",
+    "WEST": "W",
+}
+SUFFIXES = {
+    "ST": "ST",
+    "STREET": "ST",
+    "AVE": "AVE",
+    "AV": "AVE",
+    "AVENUE": "AVE",
+    "BLVD": "BLVD",
+    "BOULEVARD": "BLVD",
+    "DR": "DR",
+    "DRIVE": "DR",
+    "RD": "RD",
+    "ROAD": "RD",
+    "LN": "LN",
+    "LANE": "LN",
+    "WAY": "WAY",
+    "PL": "PL",
+    "PLACE": "PL",
+    "CT": "CT",
+    "COURT": "CT",
+    "CIR": "CIR",
+    "CIRCLE": "CIR",
+    "TER": "TER",
+    "TERRACE": "TER",
+    "PKWY": "PKWY",
+    "PARKWAY": "PKWY",
+    "HWY": "HWY",
+    "HIGHWAY": "HWY",
+}
+UNIT_MARKERS = {"APT", "UNIT", "STE", "SUITE", "SPC", "SPACE", "#"}
+
+EMPTY_MESSAGE = "Enter an account number, scan a bill, or type an address."
+_ALLOWED = re.compile(r"^[A-Z0-9 #.,'/-]*$")
+_SEPARATORS = re.compile(r"[\s-]+")
+
+
+class AccountLookupError(ValueError):
+    """A query that cannot be searched. ``code`` is stable for the API and translations."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class AddressQuery:
+    """A service-address fragment split the way the accounts table stores addresses."""
+
+    street: str  # upper-case prefix of street_name
+    house_number: int | None = None
+    street_dir: str | None = None
+    street_suffix: str | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    """One row of a search result: enough to pick the right account, nothing more."""
+
+    number: str
+    name: str
+    house_number: int
+    street_dir: str | None
+    street_name: str
+    street_suffix: str | None
+    unit: str | None
+    pickup_day: str
+
+    @property
+    def service_address(self) -> str:
+        return format_address(
+            self.house_number, self.street_dir, self.street_name, self.street_suffix, self.unit
+        )
+
+
+@dataclass
+class LookupResult:
+    kind: str  # "number" | "scanline" | "address"
+    accounts: list[AccountSummary] = field(default_factory=list)
+    truncated: bool = False  # more matches exist than were returned
+    scanline: scanlines.Scanline | None = None  # set when a bill barcode was read
+
+
+@dataclass
+class AccountDetail:
+    account: Account
+    open_bills: list[Bill]
+
+    @property
+    def due_date(self) -> dt.date | None:
+        """The due date of the current (latest) open bill; older open bills are past due."""
+        return max((b.due_date for b in self.open_bills), default=None)
+
+
+def format_address(
+    house_number: int,
+    street_dir: str | None,
+    street_name: str,
+    street_suffix: str | None,
+    unit: str | None,
+) -> str:
+    parts = [str(house_number), street_dir, street_name, street_suffix, unit]
+    return " ".join(p for p in parts if p)
+
+
+def find_accounts(session: Session, q: str, limit: int = 20) -> LookupResult:
+    """Search by account number, bill scanline or service-address fragment.
+
+    Raises ``AccountLookupError`` for input that cannot be searched (empty, too short, too long,
+    a scanline whose check digit is wrong); an unknown account is an empty result.
+    """
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    text = _normalize(q)
+    compact = _SEPARATORS.sub("", text)
+    if compact.isdigit():
+        if scanlines.looks_like_scanline(compact):
+            return _by_scanline(session, compact)
+        if len(compact) > MAX_ACCOUNT_NUMBER_DIGITS:
+            raise AccountLookupError(
+                "bad_length",
+                f"An account number has at most {MAX_ACCOUNT_NUMBER_DIGITS} digits; "
+                f"a bill barcode has {scanlines.LENGTH}.",
+            )
+        return LookupResult("number", _by_numbers(session, _number_forms(compact)))
+    return _by_address(session, parse_address(text), limit)
+
+
+def get_account(session: Session, number: str) -> AccountDetail | None:
+    """An account with its open bills (oldest first), or None when the number is unknown."""
+    number = (number or "").strip()
+    if not number.isdigit() or len(number) > MAX_ACCOUNT_NUMBER_DIGITS:
+        raise AccountLookupError("bad_number", "An account number is made of digits only.")
+    account = session.scalar(select(Account).where(Account.number.in_(_number_forms(number))))
+    if account is None:
+        return None
+    bills = session.scalars(
+        select(Bill)
+        .where(Bill.account_id == account.id, Bill.open_cents > 0)
+        .order_by(Bill.due_date, Bill.number)
+    ).all()
+    return AccountDetail(account, list(bills))
+
+
+def _normalize(q: object) -> str:
+    if not isinstance(q, str):
+        raise AccountLookupError("empty", EMPTY_MESSAGE)
+    # Accents are dropped ("Avenida Guadalupe" vs "AVENIDA GUADALUPE"): the CIS stores ASCII.
+    text = unicodedata.normalize("NFKD", q)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).upper()
+    text = " ".join(text.split())
+    if not text:
+        raise AccountLookupError("empty", EMPTY_MESSAGE)
+    if len(text) > MAX_QUERY_LENGTH:
+        raise AccountLookupError("too_long", f"Type at most {MAX_QUERY_LENGTH} characters.")
+    if not _ALLOWED.match(text):
+        raise AccountLookupError(
+            "bad_characters", "Use only letters, digits and spaces in an address search."
+        )
+    return text
+
+
+def _number_forms(digits: str) -> list[str]:
+    """Account numbers may be kept with or without leading zeros (a scanline pads to 10)."""
+    bare = digits.lstrip("0") or "0"
+    forms = {digits, bare}
+    if len(bare) <= 10:
+        forms.add(bare.zfill(10))
+    return sorted(forms)
+
+
+def _by_numbers(session: Session, numbers: list[str]) -> list[AccountSummary]:
+    padded = (numbers * len(_NUMBER_PARAMS))[: len(_NUMBER_PARAMS)]
+    return _fetch(session, _BY_NUMBERS, dict(zip(_NUMBER_PARAMS, padded, strict=True)))
+
+
+def _by_scanline(session: Session, digits: str) -> LookupResult:
+    try:
+        parsed = scanlines.parse(digits)
+    except scanlines.ScanlineError as exc:
+        raise AccountLookupError(
+            "bad_check_digit",
+            "The bill barcode did not read correctly. Scan it again or type the account number.",
+        ) from exc
+    accounts = _by_numbers(session, _number_forms(parsed.account_number))
+    return LookupResult("scanline", accounts, scanline=parsed)
+
+
+def parse_address(text: str) -> AddressQuery:
+    """Split "1234 n bristol st apt 5" into house number, direction, street, suffix, unit."""
+    text = _normalize(text)
+    tokens = text.replace(",", " ").replace(".", " ").replace("#", " # ").split()
+    unit = None
+    for i, token in enumerate(tokens):
+        if i > 0 and token in UNIT_MARKERS and i + 1 < len(tokens):
+            unit = " ".join(tokens[i + 1 :])
+            tokens = tokens[:i]
+            break
+    house = None
+    if tokens and tokens[0].isdigit():
+        if len(tokens[0]) > 6:
+            raise AccountLookupError("bad_house_number", "A house number has at most 6 digits.")
+        house = int(tokens[0])
+        tokens = tokens[1:]
+    # The suffix first, so that "west st" is WEST street rather than W "ST".
+    suffix = None
+    if len(tokens) > 1 and tokens[-1] in SUFFIXES:
+        suffix = SUFFIXES[tokens[-1]]
+        tokens = tokens[:-1]
+    direction = None
+    if len(tokens) > 1 and tokens[0] in DIRECTIONS:
+        direction = DIRECTIONS[tokens[0]]
+        tokens = tokens[1:]
+    street = " ".join(tokens)
+    if not street:
+        raise AccountLookupError("too_short", "Add the street name to the house number.")
+    if house is None and len(street.replace(" ", "")) < MIN_STREET_PREFIX:
+        raise AccountLookupError(
+            "too_short", f"Type at least {MIN_STREET_PREFIX} letters of the street name."
+        )
+    return AddressQuery(street, house, direction, suffix, unit)
+
+
+def _prefix_end(prefix: str) -> str:
+    """The smallest string above every string that starts with ``prefix`` (ASCII prefixes)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _by_address(session: Session, query: AddressQuery, limit: int) -> LookupResult:
+    params = {
+        "house": query.house_number,
+        "lo": query.street,
+        "hi": _prefix_end(query.street),
+        "dir": query.street_dir,
+        "suffix": query.street_suffix,
+        # A unit is matched in Python (unit formats vary), so read the whole building.
+        "limit": UNIT_SCAN_LIMIT if query.unit else limit + 1,
+    }
+    by_house = query.house_number is not None
+    strict = bool(query.street_dir or query.street_suffix)
+    rows = _fetch(
+        session, _address_statement(by_house, query.street_dir, query.street_suffix), params
+    )
+    if not rows and strict:
+        # "1234 bristol ave" when it is BRISTOL ST: the house and street still identify it.
+        rows = _fetch(session, _address_statement(by_house, None, None), params)
+    if query.unit:
+        wanted = _unit_key(query.unit)
+        same_unit = [r for r in rows if _unit_key(r.unit) == wanted]
+        rows = same_unit or rows
+    truncated = len(rows) > limit
+    return LookupResult("address", rows[:limit], truncated=truncated)
+
+
+# Lookups run for every keypress on the kiosk, so their statements are built once (with bound
+# parameters) and run through Core on the session's connection: most of the cost of an
+# indexed lookup is otherwise spent building and caching the statement.
+_T = Account.__table__
+_SUMMARY_COLUMNS = [
+    _T.c[name]
+    for name in (
+        "number",
+        "name",
+        "house_number",
+        "street_dir",
+        "street_name",
+        "street_suffix",
+        "unit",
+        "pickup_day",
+    )
+]
+# Three fixed parameters rather than an "expanding" IN list, which costs more per call than
+# the indexed lookup itself.
+_NUMBER_PARAMS = ("n0", "n1", "n2")
+_BY_NUMBERS = select(*_SUMMARY_COLUMNS).where(
+    _T.c.number.in_([bindparam(name) for name in _NUMBER_PARAMS])
+)
+_ADDRESS_STATEMENTS: dict[tuple[bool, bool, bool], Select] = {}
+
+
+def _address_statement(by_house: bool, street_dir: str | None, suffix: str | None) -> Select:
+    key = (by_house, bool(street_dir), bool(suffix))
+    stmt = _ADDRESS_STATEMENTS.get(key)
+    if stmt is None:
+        c = _T.c
+        in_prefix = (c.street_name >= bindparam("lo")) & (c.street_name < bindparam("hi"))
+        if by_house:
+            # Index (house_number, street_name): equality then a range.
+            stmt = select(*_SUMMARY_COLUMNS).where(c.house_number == bindparam("house"), in_prefix)
+            stmt = stmt.order_by(c.street_name, c.street_dir, c.unit, c.number)
+        else:
+            # Index (street_name, house_number): a range read in index order, no sort.
+            stmt = select(*_SUMMARY_COLUMNS).where(in_prefix)
+            stmt = stmt.order_by(c.street_name, c.house_number)
+        if street_dir:
+            stmt = stmt.where(c.street_dir == bindparam("dir"))
+        if suffix:
+            stmt = stmt.where(c.street_suffix == bindparam("suffix"))
+        stmt = stmt.limit(bindparam("limit", type_=Integer))
+        _ADDRESS_STATEMENTS[key] = stmt
+    return stmt
+
+
+def _fetch(session: Session, stmt: Select, params: dict[str, Any]) -> list[AccountSummary]:
+    return [AccountSummary(*row) for row in session.connection().execute(stmt, params)]
+
+
+def _unit_key(unit: str | None) -> str:
+    words = [w for w in re.split(r"[^A-Z0-9]+", (unit or "").upper()) if w]
+    return "".join(w for w in words if w not in UNIT_MARKERS)
+
+
+# --- what may be shown -------------------------------------------------------------------
+
+
+def mask_name(name: str | None) -> str:
+    """Initials only: "MARIA GONZALEZ" -> "M*** G***"."""
+    return " ".join(f"{word[0]}***" for word in (name or "").split())
+
+
+def mask_phone(phone: str | None) -> str | None:
+    digits = [ch for ch in phone or "" if ch.isdigit()]
+    return f"***-***-**{''.join(digits[-2:])}" if len(digits) >= 4 else None
+
+
+def summary_view(summary: AccountSummary, *, masked: bool = True) -> dict[str, Any]:
+    """A search-result row as shown on a screen or in the API."""
+    return {
+        "number": summary.number,
+        "name": mask_name(summary.name) if masked else summary.name,
+        "service_address": summary.service_address,
+        "pickup_day": summary.pickup_day,
+    }
+
+
+def account_view(detail: AccountDetail, *, masked: bool = True) -> dict[str, Any]:
+    """The account as shown to a customer (``masked``) or to signed-in staff.
+
+    Masked: the name as initials, the phone as its last two digits, no e-mail. The service
+    address is kept whole: it is how customers recognise their own account.
+    """
+    a = detail.account
+    view: dict[str, Any] = {
+        "number": a.number,
+        "kind": a.kind,
+        "name": mask_name(a.name) if masked else a.name,
+        "service_address": a.service_address,
+        "city": a.city,
+        "zip_code": a.zip_code,
+        "pickup_day": a.pickup_day,
+        "services": [s.strip() for s in (a.services or "").split(";") if s.strip()],
+        "balance_cents": a.balance_cents,
+        "past_due_cents": a.past_due_cents,
+        "due_date": _iso(detail.due_date),
+        "last_payment": (
+            {"amount_cents": a.last_payment_cents, "date": _iso(a.last_payment_date)}
+            if a.last_payment_cents is not None
+            else None
+        ),
+        "open_bills": [
+            {
+                "number": b.number,
+                "due_date": _iso(b.due_date),
+                "amount_cents": b.amount_cents,
+                "open_cents": b.open_cents,
+            }
+            for b in detail.open_bills
+        ],
+        "masked": masked,
+    }
+    if masked:
+        view["phone"] = mask_phone(a.phone)
+    else:
+        view["phone"] = a.phone
+        view["email"] = a.email
+    return view
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None

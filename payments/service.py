@@ -1,0 +1,808 @@
+"""Taking payments: create (with tender math, limits, idempotency and the duplicate guard),
+the card flow, void and refund. Every function works inside the caller's transaction and
+never commits; the caller commits once.
+
+The account and bill rows belong to ``kiosk`` (the CIS mirror). They are read here through the
+shared metadata, as ``payments.posting`` does, and changed only by the subscribers of
+``payments.events`` (``kiosk.payment_hooks``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Table, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from payments import audit, events, outbox, states
+from payments.db import OFFICE_TZ, Base, business_date, utcnow
+from payments.gateway import (
+    CardGateway,
+    CardRequest,
+    CardResult,
+    CardStatus,
+    GatewayError,
+    idempotency_key,
+)
+from payments.models import (
+    BusinessDay,
+    Channel,
+    DayStatus,
+    Payment,
+    PaymentAllocation,
+    ReceiptSequence,
+    Refund,
+    TenderKind,
+    TenderLine,
+)
+from payments.models import PaymentStatus as S
+from payments.money import AmountError, format_amount
+from payments.posting import (
+    CIS_PAYMENT_TOPIC,
+    CIS_REFUND_TOPIC,
+    CIS_VOID_TOPIC,
+    payment_record,
+    refund_record,
+    void_record,
+)
+from payments.rules import PaymentRules
+from payments.states import InvalidTransition, PaymentError
+
+LANGUAGES = ("en", "es", "vi")
+MAX_REFERENCE = 64
+
+
+class ValidationError(PaymentError):
+    status = 400
+
+
+class Conflict(PaymentError):
+    status = 409
+
+
+class NotFound(PaymentError):
+    status = 404
+
+
+class GatewayFailure(PaymentError):
+    status = 502
+
+
+@dataclass(frozen=True)
+class TenderInput:
+    kind: str
+    amount_cents: int
+    reference: str | None = None  # check or money-order number
+    bank: str | None = None
+
+
+@dataclass(frozen=True)
+class PaymentCommand:
+    office_id: int
+    account_id: int
+    account_number: str
+    channel: str
+    amount_cents: int
+    tenders: tuple[TenderInput, ...]
+    idempotency_key: str
+    station_id: int | None = None
+    staff_user_id: int | None = None
+    language: str = "en"
+    bill_ids: tuple[int, ...] = ()  # bills to pay first; otherwise oldest due first
+    email: str | None = None
+    confirm_duplicate: bool = False
+    actor: str = "system"
+
+
+@dataclass(frozen=True)
+class CreateOutcome:
+    payment: Payment
+    replayed: bool  # True when the idempotency key was seen before: nothing new was written
+
+
+# -- tender math -------------------------------------------------------------------------------
+
+
+def _is_cents(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def tender_change(due_cents: int, tenders: tuple[TenderInput, ...] | list[TenderInput]) -> int:
+    """Validate tender lines against what is due and return the change (from cash only).
+
+    Invariant: ``sum(tenders) - change == due_cents``. Only cash may exceed what is due; a
+    check, money order or card may not, so change never comes out of them.
+    """
+    if not tenders:
+        raise ValidationError("no_tenders", "Add at least one way of paying.")
+    cards = 0
+    for line in tenders:
+        if line.kind not in {k.value for k in TenderKind}:
+            raise ValidationError("bad_tender_kind", f"Unknown tender kind {line.kind!r}.")
+        if not _is_cents(line.amount_cents) or line.amount_cents <= 0:
+            raise ValidationError("bad_tender_amount", "Each tender amount must be more than zero.")
+        if line.kind == TenderKind.CARD:
+            cards += 1
+        if line.kind in (TenderKind.CHECK, TenderKind.MONEY_ORDER):
+            ref = (line.reference or "").strip()
+            if not ref:
+                what = "check" if line.kind == TenderKind.CHECK else "money order"
+                raise ValidationError("reference_required", f"Enter the {what} number.")
+            if len(ref) > MAX_REFERENCE or len(line.bank or "") > MAX_REFERENCE:
+                raise ValidationError("reference_too_long", "The number or bank name is too long.")
+    if cards > 1:
+        raise ValidationError("one_card_only", "Only one card can be used per payment.")
+    total = sum(t.amount_cents for t in tenders)
+    non_cash = sum(t.amount_cents for t in tenders if t.kind != TenderKind.CASH)
+    if non_cash > due_cents:
+        raise ValidationError(
+            "non_cash_exceeds_due",
+            "A check, money order or card cannot be for more than is owed; only cash gives change.",
+        )
+    if total < due_cents:
+        raise ValidationError(
+            "tenders_short",
+            f"The tenders add up to {format_amount(total)}, less than {format_amount(due_cents)}.",
+        )
+    return total - due_cents
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _table(name: str) -> Table:
+    return Base.metadata.tables[name]
+
+
+def _office(session: Session, office_id: int) -> tuple[str, ZoneInfo]:
+    """The office's code and time zone (kept for the session: offices do not change mid-way)."""
+    cache = session.info.setdefault("payments.offices", {})
+    if office_id not in cache:
+        cache[office_id] = _load_office(session, office_id)
+    return cache[office_id]
+
+
+def _load_office(session: Session, office_id: int) -> tuple[str, ZoneInfo]:
+    offices = _table("offices")
+    row = session.execute(
+        select(offices.c.code, offices.c.timezone).where(offices.c.id == office_id)
+    ).first()
+    if row is None:
+        raise NotFound("office_not_found", "Unknown office.")
+    return row.code, ZoneInfo(row.timezone or OFFICE_TZ.key)
+
+
+def _for_update(session: Session, stmt):
+    return stmt.with_for_update() if session.get_bind().dialect.name == "postgresql" else stmt
+
+
+def _pg_lock(session: Session, key: str) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
+
+
+def _same_request(payment: Payment, command: PaymentCommand) -> bool:
+    def lines(items):
+        return sorted((t.kind, t.amount_cents, (t.reference or "").strip()) for t in items)
+
+    return (
+        payment.account_id == command.account_id
+        and payment.amount_cents == command.amount_cents
+        and payment.channel == command.channel
+        and lines(payment.tenders) == lines(command.tenders)
+    )
+
+
+def get_payment(session: Session, payment_id: str, *, lock: bool = False) -> Payment:
+    stmt = select(Payment).where(Payment.id == payment_id)
+    payment = session.scalars(_for_update(session, stmt) if lock else stmt).first()
+    if payment is None:
+        raise NotFound("payment_not_found", "No payment with that id.")
+    return payment
+
+
+def find_recent_duplicate(
+    session: Session,
+    account_id: int,
+    amount_cents: int,
+    window: dt.timedelta,
+    *,
+    now: dt.datetime | None = None,
+) -> Payment | None:
+    """The newest payment for the same account and amount within ``window`` that took or may
+    still take money (in flight or succeeded)."""
+    since = (now or utcnow()) - window
+    return session.scalars(
+        select(Payment)
+        .where(
+            Payment.account_id == account_id,
+            Payment.amount_cents == amount_cents,
+            Payment.created_at >= since,
+            Payment.status.in_(
+                [S.CREATED, S.AWAITING_CARD, S.PROCESSING, S.SUCCEEDED, S.PARTIALLY_REFUNDED]
+            ),
+        )
+        .order_by(Payment.created_at.desc())
+        .limit(1)
+    ).first()
+
+
+def next_receipt_seq(session: Session, office_id: int, day: dt.date) -> int:
+    """The next receipt number for an office and business day. The increment is part of the
+    caller's transaction, so a rollback leaves no gap; the row lock (PostgreSQL) or the write
+    lock (SQLite, BEGIN IMMEDIATE) serializes concurrent payments."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(ReceiptSequence)
+        .values(office_id=office_id, business_date=day, last_number=0)
+        .on_conflict_do_nothing()
+    )
+    return session.execute(
+        update(ReceiptSequence)
+        .where(ReceiptSequence.office_id == office_id, ReceiptSequence.business_date == day)
+        .values(last_number=ReceiptSequence.last_number + 1)
+        .returning(ReceiptSequence.last_number)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+
+
+def format_receipt_number(office_code: str, day: dt.date, seq: int) -> str:
+    return f"{office_code}-{day:%Y%m%d}-{seq:04d}"
+
+
+# -- create --------------------------------------------------------------------------------------
+
+
+def _validate_command(command: PaymentCommand, rules: PaymentRules) -> int:
+    """Check the command's own fields; return the change due."""
+    key = command.idempotency_key
+    if not isinstance(key, str) or not key.strip() or len(key) > 128 or not key.isprintable():
+        raise ValidationError("bad_idempotency_key", "An idempotency key of 1-128 characters.")
+    if command.channel not in {c.value for c in Channel}:
+        raise ValidationError("bad_channel", f"Unknown channel {command.channel!r}.")
+    if not _is_cents(command.amount_cents):
+        raise ValidationError("bad_amount", "The amount must be a whole number of cents.")
+    try:
+        rules.limits_for(command.channel).check(command.amount_cents)
+    except AmountError as exc:
+        raise ValidationError(f"amount_{exc.code}", exc.message) from exc
+    if command.language not in LANGUAGES:
+        raise ValidationError("bad_language", "The language must be en, es or vi.")
+    email = command.email
+    if email is not None and (len(email) > 254 or "@" not in email or " " in email.strip()):
+        raise ValidationError("bad_email", "Enter a valid email address for the receipt.")
+    if command.channel == Channel.KIOSK and any(t.kind != TenderKind.CARD for t in command.tenders):
+        raise ValidationError("kiosk_card_only", "The kiosk takes card payments only.")
+    fee = rules.card_fee_cents if any(t.kind == TenderKind.CARD for t in command.tenders) else 0
+    return tender_change(command.amount_cents + fee, command.tenders)
+
+
+def create_payment(
+    session: Session,
+    command: PaymentCommand,
+    rules: PaymentRules | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> CreateOutcome:
+    """Create a payment. Without a card tender it succeeds at once (receipt number, bill
+    allocation, CIS message); with one it waits in ``created`` for ``start_card``.
+
+    A replay with the same idempotency key returns the same payment; the same key with a
+    different request is refused (``idempotency_conflict``).
+    """
+    rules = rules or PaymentRules()
+    if isinstance(command.idempotency_key, str) and command.idempotency_key:
+        _pg_lock(session, "payment:" + command.idempotency_key)
+        existing = session.scalars(
+            select(Payment).where(Payment.idempotency_key == command.idempotency_key)
+        ).first()
+        if existing is not None:
+            if not _same_request(existing, command):
+                raise Conflict(
+                    "idempotency_conflict",
+                    "This idempotency key was already used for a different payment.",
+                    payment_id=existing.id,
+                )
+            return CreateOutcome(existing, replayed=True)
+
+    change = _validate_command(command, rules)
+    has_card = any(t.kind == TenderKind.CARD for t in command.tenders)
+    fee = rules.card_fee_cents if has_card else 0
+
+    accounts = _table("accounts")
+    account = session.execute(
+        _for_update(
+            session,
+            select(accounts.c.id, accounts.c.number, accounts.c.balance_cents).where(
+                accounts.c.id == command.account_id
+            ),
+        )
+    ).first()
+    if account is None or account.number != command.account_number:
+        raise NotFound("account_not_found", "No account with that number.")
+    owed = max(account.balance_cents, 0)
+    if command.amount_cents > owed and not rules.allow_overpayment:
+        raise ValidationError(
+            "overpayment_not_allowed",
+            f"The amount is more than the {format_amount(owed)} owed.",
+            owed_cents=owed,
+        )
+    if command.amount_cents < owed and not rules.allow_partial:
+        raise ValidationError(
+            "partial_not_allowed",
+            f"Please pay the full {format_amount(owed)} owed.",
+            owed_cents=owed,
+        )
+
+    planned = _named_bills(session, command)
+
+    if not command.confirm_duplicate:
+        duplicate = find_recent_duplicate(
+            session, command.account_id, command.amount_cents, rules.duplicate_window, now=now
+        )
+        if duplicate is not None:
+            raise Conflict(
+                "duplicate_suspected",
+                f"A payment of {format_amount(command.amount_cents)} for this account was "
+                "made a few minutes ago. Confirm to pay again.",
+                payment_id=duplicate.id,
+                receipt_number=duplicate.receipt_number,
+            )
+
+    payment = Payment(
+        office_id=command.office_id,
+        station_id=command.station_id,
+        staff_user_id=command.staff_user_id,
+        account_id=command.account_id,
+        account_number=command.account_number,
+        channel=command.channel,
+        status=S.CREATED.value,
+        amount_cents=command.amount_cents,
+        fee_cents=fee,
+        change_cents=change,
+        refunded_cents=0,
+        language=command.language,
+        idempotency_key=command.idempotency_key,
+        email=(command.email or "").strip() or None,
+        created_at=now or utcnow(),
+    )
+    payment.tenders = [
+        TenderLine(
+            kind=t.kind,
+            amount_cents=t.amount_cents,
+            reference=(t.reference or "").strip() or None,
+            bank=(t.bank or "").strip() or None,
+        )
+        for t in command.tenders
+    ]
+    payment.allocations = [PaymentAllocation(bill_id=b, amount_cents=a) for b, a in planned]
+    session.add(payment)
+    session.flush()
+    created = {
+        "account": payment.account_number,
+        "amount_cents": payment.amount_cents,
+        "tenders": [[t.kind, t.amount_cents] for t in payment.tenders],
+        "change_cents": change,
+        "channel": payment.channel,
+    }
+    if not has_card:
+        # Created and completed in one transaction: one audit entry tells both.
+        _succeed(session, payment, actor=command.actor, now=now, details=created)
+        return CreateOutcome(payment, replayed=False)
+    audit.record(
+        session,
+        "payment.created",
+        actor=command.actor,
+        entity="payment",
+        entity_id=payment.id,
+        office_id=payment.office_id,
+        details=created,
+    )
+    return CreateOutcome(payment, replayed=False)
+
+
+def _named_bills(session: Session, command: PaymentCommand) -> list[tuple[int, int]]:
+    """Lock the bills the command names and plan what goes to each (refused if one is paid)."""
+    if not command.bill_ids:
+        return []
+    bills = _table("bills")
+    rows = {
+        r.id: r
+        for r in session.execute(
+            _for_update(
+                session,
+                select(bills.c.id, bills.c.account_id, bills.c.number, bills.c.open_cents).where(
+                    bills.c.id.in_(command.bill_ids)
+                ),
+            )
+        )
+    }
+    plan, remaining = [], command.amount_cents
+    for bill_id in dict.fromkeys(command.bill_ids):
+        row = rows.get(bill_id)
+        if row is None or row.account_id != command.account_id:
+            raise NotFound("bill_not_found", "That bill does not belong to this account.")
+        if row.open_cents <= 0:
+            raise Conflict(
+                "bill_already_paid", f"Bill {row.number} is already paid.", bill_number=row.number
+            )
+        take = min(remaining, row.open_cents)
+        if take > 0:
+            plan.append((bill_id, take))
+            remaining -= take
+    return plan
+
+
+def _allocate(session: Session, payment: Payment) -> None:
+    """Final allocation at success: the bills named first (as far as still open), then the
+    account's other open bills, oldest due first; what is left stays as account credit."""
+    preferred = [a.bill_id for a in payment.allocations]
+    bills = _table("bills")
+    rows = session.execute(
+        _for_update(
+            session,
+            select(bills.c.id, bills.c.open_cents)
+            .where(bills.c.account_id == payment.account_id, bills.c.open_cents > 0)
+            .order_by(bills.c.due_date, bills.c.id),
+        )
+    ).all()
+    open_by_id = {r.id: r.open_cents for r in rows}
+    order = [b for b in preferred if b in open_by_id] + [
+        r.id for r in rows if r.id not in preferred
+    ]
+    if payment.allocations:
+        payment.allocations.clear()
+        session.flush()
+    remaining = payment.amount_cents
+    for bill_id in order:
+        take = min(remaining, open_by_id[bill_id])
+        if take <= 0:
+            break
+        payment.allocations.append(PaymentAllocation(bill_id=bill_id, amount_cents=take))
+        remaining -= take
+
+
+def _succeed(
+    session: Session,
+    payment: Payment,
+    *,
+    actor: str,
+    now: dt.datetime | None,
+    details: dict | None = None,
+) -> None:
+    """Complete a payment: allocation, receipt number, status, event and CIS message."""
+    states.check(payment, S.SUCCEEDED)
+    now = now or utcnow()
+    office_code, tz = _office(session, payment.office_id)
+    _allocate(session, payment)
+    day = business_date(now, tz)
+    seq = next_receipt_seq(session, payment.office_id, day)
+    payment.business_date = day
+    payment.receipt_seq = seq
+    payment.receipt_number = format_receipt_number(office_code, day, seq)
+    payment.completed_at = now
+    payment.failure_code = payment.failure_message = None
+    states.transition(
+        session,
+        payment,
+        S.SUCCEEDED,
+        actor=actor,
+        details={"receipt": payment.receipt_number, **(details or {})},
+    )
+    events.publish(session, events.PAYMENT_SUCCEEDED, payment)
+    outbox.enqueue(session, CIS_PAYMENT_TOPIC, payment.id, payment_record(payment, office_code))
+    session.flush()
+
+
+# -- card flow -----------------------------------------------------------------------------------
+
+
+def card_tender(payment: Payment) -> TenderLine | None:
+    return next((t for t in payment.tenders if t.kind == TenderKind.CARD), None)
+
+
+def start_card(
+    session: Session, payment: Payment, gateway: CardGateway, *, reader_id: str, actor: str
+) -> Payment:
+    """Hand the card part of a created payment to the station's reader."""
+    tender = card_tender(payment)
+    if tender is None:
+        raise InvalidTransition(payment.status, S.AWAITING_CARD, "This payment has no card tender.")
+    states.transition(session, payment, S.AWAITING_CARD, actor=actor, details={"reader": reader_id})
+    payment.reader_id = reader_id
+    session.flush()
+    _, tz = _office(session, payment.office_id)
+    request = CardRequest(
+        payment_id=payment.id,
+        amount_cents=tender.amount_cents + (payment.fee_cents or 0),
+        reader_id=reader_id,
+        metadata={
+            "payment_id": payment.id,
+            "office_id": str(payment.office_id),
+            "station_id": str(payment.station_id or ""),
+            "account": payment.account_number,
+        },
+    )
+    try:
+        result = gateway.start(request)
+    except GatewayError as exc:
+        if exc.retryable:
+            # The processor may or may not have the intent: polling or the sweep settles it.
+            payment.failure_code, payment.failure_message = exc.code, exc.message
+            return payment
+        payment.failure_code, payment.failure_message = exc.code, exc.message
+        states.transition(session, payment, S.FAILED, actor=actor, details={"code": exc.code})
+        return payment
+    return apply_card_result(session, payment, result, actor=actor)
+
+
+def apply_card_result(
+    session: Session,
+    payment: Payment,
+    result: CardResult,
+    *,
+    actor: str,
+    now: dt.datetime | None = None,
+) -> Payment:
+    """Apply what the processor says about the card attempt. Idempotent: a result that was
+    already applied changes nothing. A success for a payment we had already given up on is
+    flagged for staff, never silently dropped."""
+    status = S(payment.status)
+    if result.intent_id and not payment.processor_intent_id:
+        payment.processor_intent_id = result.intent_id
+    if result.status == CardStatus.SUCCEEDED:
+        if status in states.COMPLETED or status == S.VOIDED:
+            return payment
+        if status in (S.FAILED, S.CANCELED):
+            if not payment.needs_review:
+                payment.needs_review = True
+                audit.record(
+                    session,
+                    "payment.card_succeeded_after_close",
+                    actor=actor,
+                    entity="payment",
+                    entity_id=payment.id,
+                    office_id=payment.office_id,
+                    details={"status": payment.status, "intent": result.intent_id},
+                )
+            return payment
+        payment.card_brand = result.brand
+        payment.card_last4 = result.last4
+        payment.card_auth_code = result.auth_code
+        payment.processor_charge_id = result.charge_id
+        if status != S.PROCESSING:
+            states.transition(session, payment, S.PROCESSING, actor=actor)
+        _succeed(session, payment, actor=actor, now=now)
+        return payment
+    if status not in (S.AWAITING_CARD, S.PROCESSING):
+        return payment
+    if result.status == CardStatus.PENDING:
+        if result.reader_status == "processing" and status == S.AWAITING_CARD:
+            states.transition(session, payment, S.PROCESSING, actor=actor)
+        return payment
+    payment.failure_code = result.failure_code
+    payment.failure_message = result.failure_message
+    target = S.FAILED if result.status == CardStatus.FAILED else S.CANCELED
+    states.transition(session, payment, target, actor=actor, details={"code": result.failure_code})
+    return payment
+
+
+def refresh_card(
+    session: Session, payment: Payment, gateway: CardGateway, *, actor: str
+) -> Payment:
+    """Poll the processor for an attempt still in flight (fallback when no webhook came)."""
+    if payment.status not in (S.AWAITING_CARD, S.PROCESSING):
+        return payment
+    try:
+        if payment.processor_intent_id:
+            result = gateway.poll(payment.id, payment.processor_intent_id, payment.reader_id)
+        else:
+            result = gateway.find(payment.id)
+    except GatewayError:
+        return payment
+    if result is None:
+        return payment
+    return apply_card_result(session, payment, result, actor=actor)
+
+
+def cancel_payment(
+    session: Session, payment: Payment, gateway: CardGateway | None, *, actor: str
+) -> Payment:
+    """Cancel a payment that has not taken money. If the card was approved before the cancel
+    reached the reader, the payment completes instead (the customer has paid)."""
+    status = S(payment.status)
+    if status == S.CANCELED:
+        return payment
+    if status == S.CREATED:
+        states.transition(session, payment, S.CANCELED, actor=actor)
+        return payment
+    if status not in (S.AWAITING_CARD, S.PROCESSING):
+        raise InvalidTransition(status, S.CANCELED)
+    if gateway is None:
+        raise GatewayFailure("gateway_unavailable", "The card reader cannot be reached.")
+    try:
+        result = gateway.cancel(payment.id, payment.processor_intent_id, payment.reader_id)
+    except GatewayError as exc:
+        raise GatewayFailure("gateway_unavailable", exc.message) from exc
+    if result.status == CardStatus.PENDING:
+        result = CardResult(CardStatus.CANCELED, intent_id=result.intent_id)
+    if result.status == CardStatus.CANCELED and not result.failure_code:
+        result = CardResult(
+            CardStatus.CANCELED,
+            intent_id=result.intent_id,
+            failure_code="canceled",
+            failure_message="The payment was canceled.",
+        )
+    return apply_card_result(session, payment, result, actor=actor)
+
+
+cancel_card = cancel_payment
+
+
+# -- void and refund -----------------------------------------------------------------------------
+
+
+def day_is_open(session: Session, payment: Payment, *, now: dt.datetime | None = None) -> bool:
+    """True while the payment's business day is today's and has not been closed."""
+    _, tz = _office(session, payment.office_id)
+    if payment.business_date is None or payment.business_date != business_date(now, tz):
+        return False
+    day = session.scalars(
+        select(BusinessDay).where(
+            BusinessDay.office_id == payment.office_id,
+            BusinessDay.business_date == payment.business_date,
+        )
+    ).first()
+    return day is None or day.status in (DayStatus.OPEN, DayStatus.REOPENED)
+
+
+def _require_supervisor(supervisor_id: int | None) -> None:
+    if not supervisor_id:
+        raise ValidationError("supervisor_required", "A supervisor must approve this.")
+
+
+def void_payment(
+    session: Session,
+    payment: Payment,
+    *,
+    supervisor_id: int | None,
+    actor: str,
+    reason: str | None = None,
+    gateway: CardGateway | None = None,
+    now: dt.datetime | None = None,
+) -> Payment:
+    """Reverse a payment exactly on its own business day. It keeps its receipt number."""
+    if payment.status == S.VOIDED:
+        return payment
+    _require_supervisor(supervisor_id)
+    states.check(payment, S.VOIDED)
+    if not day_is_open(session, payment, now=now):
+        raise Conflict(
+            "day_closed", "This payment's business day is closed: give a refund instead."
+        )
+    tender = card_tender(payment)
+    if tender is not None:
+        if gateway is None:
+            raise GatewayFailure("gateway_unavailable", "The card processor cannot be reached.")
+        try:
+            result = gateway.refund(
+                payment.id,
+                idempotency_key(payment.id, "void"),
+                payment.processor_intent_id or "",
+                tender.amount_cents + (payment.fee_cents or 0),
+            )
+        except GatewayError as exc:
+            raise GatewayFailure("gateway_unavailable", exc.message) from exc
+        if result.status == "failed":
+            raise GatewayFailure("card_reversal_failed", "The card processor refused the void.")
+    payment.voided_at = now or utcnow()
+    payment.voided_by_id = supervisor_id
+    states.transition(session, payment, S.VOIDED, actor=actor, details={"reason": reason or ""})
+    session.flush()
+    events.publish(session, events.PAYMENT_VOIDED, payment)
+    office_code, _ = _office(session, payment.office_id)
+    outbox.enqueue(
+        session, CIS_VOID_TOPIC, payment.id, void_record(payment, office_code, reason=reason)
+    )
+    session.flush()
+    return payment
+
+
+def refund_payment(
+    session: Session,
+    payment: Payment,
+    *,
+    amount_cents: int,
+    supervisor_id: int | None,
+    refund_key: str,
+    actor: str,
+    kind: str | None = None,
+    reason: str | None = None,
+    gateway: CardGateway | None = None,
+    now: dt.datetime | None = None,
+) -> Refund:
+    """Give money back after the payment's business day closed: to the card through the
+    gateway, or in cash from the drawer. Never more than was paid minus earlier refunds."""
+    if not isinstance(refund_key, str) or not refund_key.strip():
+        raise ValidationError("bad_idempotency_key", "An idempotency key is required.")
+    existing = session.scalars(
+        select(Refund).where(Refund.idempotency_key == refund_key)
+    ).first()
+    if existing is not None:
+        if existing.payment_id != payment.id or existing.amount_cents != amount_cents:
+            raise Conflict(
+                "idempotency_conflict", "This idempotency key was already used for another refund."
+            )
+        return existing
+    _require_supervisor(supervisor_id)
+    if not _is_cents(amount_cents) or amount_cents <= 0:
+        raise ValidationError("bad_amount", "The refund must be a whole number of cents above 0.")
+    if payment.status not in (S.SUCCEEDED, S.PARTIALLY_REFUNDED):
+        raise InvalidTransition(payment.status, S.REFUNDED)
+    if day_is_open(session, payment, now=now):
+        raise Conflict("void_instead", "The business day is still open: void the payment instead.")
+    refundable = payment.amount_cents - payment.refunded_cents
+    if amount_cents > refundable:
+        raise ValidationError(
+            "refund_exceeds_paid",
+            f"At most {format_amount(refundable)} can still be refunded.",
+            refundable_cents=refundable,
+        )
+    tender = card_tender(payment)
+    kind = kind or (TenderKind.CARD.value if tender is not None else TenderKind.CASH.value)
+    if kind not in (TenderKind.CARD, TenderKind.CASH, TenderKind.CHECK):
+        raise ValidationError("bad_refund_kind", "A refund goes back by card, cash or check.")
+    refund = Refund(
+        payment_id=payment.id,
+        kind=kind,
+        amount_cents=amount_cents,
+        status="succeeded",
+        reason=(reason or "").strip() or None,
+        business_date=business_date(now, _office(session, payment.office_id)[1]),
+        approved_by_id=supervisor_id,
+        idempotency_key=refund_key,
+        created_at=now or utcnow(),
+    )
+    if kind == TenderKind.CARD:
+        card_refunded = sum(r.amount_cents for r in payment.refunds if r.kind == TenderKind.CARD)
+        if tender is None or amount_cents > tender.amount_cents - card_refunded:
+            raise ValidationError(
+                "refund_exceeds_card",
+                "That is more than was paid by card; refund the rest in cash.",
+            )
+        if gateway is None:
+            raise GatewayFailure("gateway_unavailable", "The card processor cannot be reached.")
+        try:
+            result = gateway.refund(
+                payment.id,
+                idempotency_key(payment.id, f"refund:{refund_key}"),
+                payment.processor_intent_id or "",
+                amount_cents,
+            )
+        except GatewayError as exc:
+            raise GatewayFailure("gateway_unavailable", exc.message) from exc
+        if result.status == "failed":
+            raise GatewayFailure("card_refund_failed", "The card processor refused the refund.")
+        refund.processor_refund_id, refund.status = result.refund_id, result.status
+    payment.refunds.append(refund)
+    payment.refunded_cents += amount_cents
+    target = S.REFUNDED if payment.refunded_cents == payment.amount_cents else S.PARTIALLY_REFUNDED
+    states.transition(
+        session,
+        payment,
+        target,
+        actor=actor,
+        details={"refund_cents": amount_cents, "kind": kind, "reason": refund.reason or ""},
+    )
+    session.flush()
+    events.publish(session, events.PAYMENT_REFUNDED, payment, refund=refund)
+    office_code, _ = _office(session, payment.office_id)
+    outbox.enqueue(session, CIS_REFUND_TOPIC, refund.id, refund_record(refund, office_code))
+    session.flush()
+    return refund

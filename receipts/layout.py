@@ -1,0 +1,140 @@
+"""A document laid out as receipt lines, shared by every renderer (ESC/POS, text, PNG, PDF)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from receipts import labels as L
+from receipts.document import Document, QueueTicketDocument, ReceiptDocument, nfc
+
+
+@dataclass(frozen=True)
+class Line:
+    kind: str  # text, pair, rule, barcode, blank
+    text: str = ""  # text, or the left column of a pair
+    right: str = ""  # right column of a pair
+    align: str = "left"  # left, center
+    bold: bool = False
+    size: int = 1  # character magnification: 1 normal, 2 double, 3 ticket number
+
+
+def _t(text: str, **kw) -> Line:
+    return Line("text", nfc(text), **kw)
+
+
+def _p(left: str, right: str, **kw) -> Line:
+    return Line("pair", nfc(left), nfc(right), **kw)
+
+
+RULE = Line("rule")
+BLANK = Line("blank")
+
+
+def lay_out(doc: Document) -> list[Line]:
+    if isinstance(doc, QueueTicketDocument):
+        return _ticket(doc)
+    return _receipt(doc)
+
+
+def _receipt(d: ReceiptDocument) -> list[Line]:
+    lang = d.language
+    m = lambda cents: L.money(cents, lang)  # noqa: E731
+    out: list[Line] = []
+    if d.reprint:
+        out.append(_t(L.label("reprint", lang), align="center", bold=True))
+    if d.voided:
+        out.append(_t(L.label("void", lang), align="center", bold=True, size=2))
+    elif d.refunded_cents >= d.amount_cents and d.refunded_cents > 0:
+        out.append(_t(L.label("refunded_mark", lang), align="center", bold=True))
+    out.append(_t(d.office_name, align="center", bold=True))
+    out += [_t(a, align="center") for a in d.office_address]
+    if d.office_phone:
+        out.append(_t(f"{L.label('phone', lang)} {d.office_phone}", align="center"))
+    out += [BLANK, _t(L.label("receipt_title", lang), align="center", bold=True, size=2), BLANK]
+    out.append(_p(L.label("receipt_number", lang), d.receipt_number, bold=True))
+    out.append(_p(L.label("date", lang), L.local_date(d.business_date, lang)))
+    out.append(_p(L.label("time", lang), L.local_time(d.issued_at, lang, d.timezone)))
+    if d.cashier:
+        if d.station_name:
+            out.append(_p(L.label("station", lang), d.station_name))
+        out.append(_p(L.label("cashier", lang), d.cashier))
+    else:
+        out.append(_p(L.label("station", lang), d.station_name or L.label("kiosk", lang)))
+    out.append(RULE)
+    out.append(_p(L.label("account", lang), d.account_number, bold=True))
+    out.append(_p(L.label("name", lang), d.account_name_masked))
+    out.append(_t(L.label("service_address", lang) + ":"))
+    out.append(_t(d.service_address))
+    if d.bills:
+        out += [RULE, _t(L.label("bills_paid", lang) + ":")]
+        out += [_p(f"  {L.label('bill', lang)} {b.number}", m(b.amount_cents)) for b in d.bills]
+    out.append(RULE)
+    out.append(_p(L.label("amount_paid", lang), m(d.amount_cents), bold=True, size=1))
+    if d.tenders:
+        out.append(_t(L.label("paid_with", lang) + ":"))
+        for t in d.tenders:
+            name = L.label(f"tender_{t.kind}", lang) if f"tender_{t.kind}" in L.LABELS else t.kind
+            if t.kind == "card" and d.card_last4:
+                name = " ".join(
+                    p for p in (name, (d.card_brand or "").upper(), "****" + d.card_last4) if p
+                )
+            elif t.reference:
+                name = f"{name} #{t.reference}"
+            out.append(_p("  " + name, m(t.amount_cents)))
+    if d.change_cents:
+        out.append(_p(L.label("change", lang), m(d.change_cents), bold=True))
+    if d.card_auth_code:
+        out.append(_p(L.label("auth_code", lang), d.card_auth_code))
+    if d.refunded_cents:
+        out.append(_p(L.label("refunded", lang), m(d.refunded_cents)))
+    if d.balance_after_cents is not None:
+        if d.balance_after_cents < 0:
+            out.append(_p(L.label("credit_after", lang), m(-d.balance_after_cents)))
+        else:
+            out.append(_p(L.label("balance_after", lang), m(d.balance_after_cents)))
+    if d.service_request_ref:
+        out.append(_p(L.label("service_request", lang), d.service_request_ref))
+    out += [RULE, Line("barcode", d.receipt_number, align="center"), BLANK]
+    out.append(_t(L.label("thank_you", lang), align="center"))
+    out.append(_t(L.label("keep_receipt", lang), align="center"))
+    if d.reprint:
+        out.append(_t(L.label("reprint", lang), align="center", bold=True))
+    return out
+
+
+def _ticket(d: QueueTicketDocument) -> list[Line]:
+    lang = d.language
+    service_key = L.SERVICE_LABELS.get(d.service)
+    service = L.label(service_key, lang) if service_key else d.service
+    if d.estimated_wait_minutes is None:
+        wait = None
+    elif d.estimated_wait_minutes <= 0:
+        wait = L.label("ticket_no_wait", lang)
+    else:
+        wait = L.label("ticket_minutes", lang, n=d.estimated_wait_minutes)
+    out = [
+        _t(d.office_name, align="center", bold=True),
+        BLANK,
+        _t(L.label("ticket_title", lang), align="center", bold=True),
+        _t(d.number, align="center", bold=True, size=3),
+        BLANK,
+        _p(L.label("ticket_service", lang), service),
+    ]
+    if wait:
+        out.append(_p(L.label("ticket_wait", lang), wait))
+    out.append(_p(L.label("time", lang), L.local_time(d.issued_at, lang, d.timezone)))
+    out += [BLANK, _t(L.label("ticket_help", lang), align="center")]
+    return out
+
+
+def fit_pair(left: str, right: str, columns: int) -> list[str]:
+    """A label and value on one line of ``columns`` characters, or on two if they do not fit."""
+    if len(left) + 1 + len(right) <= columns:
+        return [left + " " * (columns - len(left) - len(right)) + right]
+    return [left[:columns], right.rjust(columns)[-columns:]]
+
+
+def wrap(text: str, columns: int) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, columns, break_long_words=True) or [""]
