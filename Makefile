@@ -21,6 +21,7 @@ install: $(VENV)/.stamp-install
 
 install-test: $(VENV)/.stamp-test
 	./.ci/system-deps
+	$(PY) -m tests.support.emupos  # printer simulator, own Python 3.13 venv in .venv-emupos/
 
 run: install
 	$(VENV)/bin/payoffice demo --port $(PORT)

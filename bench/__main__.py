@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ["lookup", "cis_import"]
+BENCHMARKS = ["lookup", "cis_import", "receipts"]
 DEFAULT_QUICK_N = 10_000
 RESULTS = Path(__file__).resolve().parent / "results"
 

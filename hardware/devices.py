@@ -240,6 +240,22 @@ def query_status_socket(sock: socket.socket, timeout: float) -> PrinterStatus:
     return status_from_replies(*replies)
 
 
+def _finish(sock: socket.socket, timeout: float) -> None:
+    """After the job: one more real-time status request, whose answer means the printer has
+    read everything before it, then read whatever else it sent before closing (closing with
+    unread bytes makes the kernel reset the connection, which can drop data still in flight).
+    Once the job has left, failures here are not errors: resending could print it twice."""
+    try:
+        sock.sendall(DLE_EOT + b"\x01")
+        _read_exact(sock, 1, time.monotonic() + timeout)
+        sock.shutdown(socket.SHUT_WR)
+        sock.setblocking(False)
+        while sock.recv(4096):
+            pass
+    except OSError:  # includes BlockingIOError: nothing more to read
+        pass
+
+
 class PrinterError(Exception):
     """The printer cannot take a job now (paper out, cover open, offline, unreachable)."""
 
@@ -307,7 +323,7 @@ def send_job(address: PrinterAddress | str, data: bytes) -> PrinterStatus:
                     raise PrinterError(f"printer is {status.value}", status)
                 sock.settimeout(max(address.timeout, 5.0))
                 sock.sendall(data)
-                sock.shutdown(socket.SHUT_WR)
+                _finish(sock, address.timeout)
                 return status
         except OSError as exc:
             raise PrinterError(f"printer unreachable: {exc}", PrinterStatus.OFFLINE) from exc

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Integer, Select, bindparam, select
 from sqlalchemy.orm import Session
@@ -90,9 +90,10 @@ class AddressQuery:
     unit: str | None = None
 
 
-@dataclass(frozen=True)
-class AccountSummary:
-    """One row of a search result: enough to pick the right account, nothing more."""
+class AccountSummary(NamedTuple):
+    """One row of a search result: enough to pick the right account, nothing more. (A named
+    tuple: built straight from the database row, which a frozen dataclass is several times
+    slower at.)"""
 
     number: str
     name: str
@@ -338,7 +339,7 @@ def _address_statement(by_house: bool, street_dir: str | None, suffix: str | Non
 
 
 def _fetch(session: Session, stmt: Select, params: dict[str, Any]) -> list[AccountSummary]:
-    return [AccountSummary(*row) for row in session.connection().execute(stmt, params)]
+    return list(map(AccountSummary._make, session.connection().execute(stmt, params)))
 
 
 def _unit_key(unit: str | None) -> str:

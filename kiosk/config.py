@@ -48,6 +48,8 @@ SETTINGS: dict[str, tuple[str, Any, Any]] = {
     "PAYOFFICE_STRIPE_SECRET_KEY": ("STRIPE_SECRET_KEY", str, None),
     "PAYOFFICE_STRIPE_API_BASE": ("STRIPE_API_BASE", str, "https://api.stripe.com"),
     "PAYOFFICE_STRIPE_WEBHOOK_SECRET": ("STRIPE_WEBHOOK_SECRET", str, None),
+    # The recovery sweep cancels a card attempt still pending after this long
+    "PAYOFFICE_CARD_ABANDON_MINUTES": ("CARD_ABANDON_MINUTES", _int, 15),
     "PAYOFFICE_CIS_ADAPTER": ("CIS_ADAPTER", str, "file"),
     "PAYOFFICE_CIS_ENDPOINT": ("CIS_ENDPOINT", str, None),
     "PAYOFFICE_CIS_TOKEN": ("CIS_TOKEN", str, None),
@@ -121,6 +123,8 @@ def load(
         raise ConfigError("PAYOFFICE_CIS_ENDPOINT must be set for the http CIS adapter")
     if cfg["CARD_GATEWAY"] not in ("simulated", "stripe"):
         raise ConfigError("PAYOFFICE_CARD_GATEWAY must be 'simulated' or 'stripe'")
+    if cfg["CARD_GATEWAY"] == "stripe" and not cfg["STRIPE_SECRET_KEY"]:
+        raise ConfigError("PAYOFFICE_STRIPE_SECRET_KEY must be set to take Stripe payments")
     cfg.setdefault("SESSION_COOKIE_HTTPONLY", True)
     cfg.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     cfg.setdefault("SESSION_COOKIE_NAME", "payoffice_session")

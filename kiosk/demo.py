@@ -44,7 +44,7 @@ OFFICE_PHONE = "(714) 555-0142"
 KIOSK_STATION = "Lobby kiosk"
 COUNTER_STATIONS = ("Counter 1", "Counter 2")
 DEMO_PRINTER_URL = "preview://"
-DEMO_READER_ID = "simulated"
+DEMO_READER_PREFIX = "simulated"  # each station gets its own simulated reader
 DEMO_PIN = "1234"
 # username, full name, role. The password of each is DEMO_PASSWORDS[username].
 DEMO_STAFF = (
@@ -180,18 +180,15 @@ def seed_demo(
             name,
             kind,
             printer_url=DEMO_PRINTER_URL,
-            reader_id=DEMO_READER_ID,
+            reader_id=f"{DEMO_READER_PREFIX}-{name.lower().replace(' ', '-')}",
             actor="demo",
         )
 
     account_rows, plans = _account_rows(rng, accounts, today)
-    # Core executemany: the ORM bulk path splits rows by which values are None, row by row.
-    if account_rows:
-        session.execute(insert(Account.__table__), account_rows)
+    _insert_many(session, Account.__table__, account_rows)
     ids = dict(session.execute(select(Account.number, Account.id)).tuples().all())
     bill_rows = _bill_rows(rng, plans, ids, today)
-    if bill_rows:
-        session.execute(insert(Bill.__table__), bill_rows)
+    _insert_many(session, Bill.__table__, bill_rows)
     audit.record(
         session,
         "demo.seeded",
@@ -205,6 +202,13 @@ def seed_demo(
     return SeedResult(
         created=True, office_code=office_code, accounts=len(account_rows), bills=len(bill_rows)
     )
+
+
+def _insert_many(session: Session, table, rows: list[dict[str, Any]]) -> None:
+    """One Core executemany (the ORM bulk path splits rows by which values are None, and a
+    multi-row VALUES statement costs more to compile than it saves)."""
+    if rows:
+        session.execute(insert(table), rows)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ transaction: the account balance and the bills' open amounts. ``register()`` is 
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from kiosk.models import Account, Bill
@@ -29,22 +29,34 @@ def _bills(session: Session, ids: list[int]) -> dict[int, Bill]:
     return {b.id: b for b in session.scalars(stmt)}
 
 
-def on_succeeded(session: Session, payment: Payment, **_: object) -> None:
-    account = _account(session, payment)
-    account.balance_cents -= payment.amount_cents
-    account.last_payment_cents = payment.amount_cents
-    account.last_payment_date = payment.business_date
-    bills = _bills(session, [a.bill_id for a in payment.allocations])
+def _move(session: Session, payment: Payment, sign: int, **account_values: object) -> None:
+    """Take the payment off the account and its bills (sign -1), or put it back (+1), with
+    atomic UPDATEs: concurrent payments on one account cannot lose an update."""
+    session.execute(
+        update(Account)
+        .where(Account.id == payment.account_id)
+        .values(balance_cents=Account.balance_cents + sign * payment.amount_cents, **account_values)
+    )
     for allocation in payment.allocations:
-        bills[allocation.bill_id].open_cents -= allocation.amount_cents
+        session.execute(
+            update(Bill)
+            .where(Bill.id == allocation.bill_id)
+            .values(open_cents=Bill.open_cents + sign * allocation.amount_cents)
+        )
+
+
+def on_succeeded(session: Session, payment: Payment, **_: object) -> None:
+    _move(
+        session,
+        payment,
+        -1,
+        last_payment_cents=payment.amount_cents,
+        last_payment_date=payment.business_date,
+    )
 
 
 def on_voided(session: Session, payment: Payment, **_: object) -> None:
-    account = _account(session, payment)
-    account.balance_cents += payment.amount_cents
-    bills = _bills(session, [a.bill_id for a in payment.allocations])
-    for allocation in payment.allocations:
-        bills[allocation.bill_id].open_cents += allocation.amount_cents
+    _move(session, payment, +1)
 
 
 def on_refunded(session: Session, payment: Payment, *, refund: Refund, **_: object) -> None:

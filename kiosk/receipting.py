@@ -293,6 +293,59 @@ def station_printer_status(station: Station | None) -> PrinterStatus:
         return PrinterStatus.UNKNOWN
 
 
+def print_problems(session: Session, office_id: int) -> list[dict[str, Any]]:
+    """Print jobs of the office that are waiting after a failed attempt (the counter's
+    printer alert): key, station printer, attempts and the last error."""
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.topic == PRINT_TOPIC,
+            OutboxMessage.status == "pending",
+            OutboxMessage.last_error.is_not(None),
+        )
+        .order_by(OutboxMessage.id)
+    )
+    office = session.get(Office, office_id)
+    problems = []
+    for m in rows:
+        number = m.key.split(":", 1)[0]
+        if not (number.startswith(f"{office.code}-") or m.key.startswith(f"ticket:{office.code}:")):
+            continue
+        problems.append(
+            {
+                "key": m.key,
+                "printer_url": m.data.get("printer_url"),
+                "attempts": m.attempts,
+                "last_error": m.last_error,
+                "waiting_since": m.created_at,
+            }
+        )
+    return problems
+
+
+def print_now(sessions, config: Mapping[str, Any]):
+    """Start one delivery pass of print jobs in the background, right after a commit, so the
+    receipt does not wait for the worker's next poll. Safe beside the worker: each job is
+    leased by whoever takes it first."""
+    import threading
+
+    from payments.outbox import deliver_due
+
+    handler = make_print_handler(config)
+
+    def run():
+        try:
+            deliver_due(sessions, {PRINT_TOPIC: handler}, topics=[PRINT_TOPIC], limit=10)
+        except Exception:  # noqa: BLE001 - the worker will deliver it on its next pass
+            import logging
+
+            logging.getLogger(__name__).exception("immediate print pass failed")
+
+    thread = threading.Thread(target=run, name="print-now", daemon=True)
+    thread.start()
+    return thread
+
+
 # -- outbox handlers ---------------------------------------------------------------------------
 
 
@@ -303,6 +356,7 @@ def _instance(config: Mapping[str, Any]) -> Path:
 def make_print_handler(config: Mapping[str, Any]):
     preview_dir = _instance(config) / "receipts"
     journal = PrintJournal(_instance(config) / "print-journal")
+    journal.prune()
 
     def deliver(message: OutboxMessage) -> str:
         try:

@@ -9,6 +9,8 @@ event types are acknowledged and ignored.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import stripe
@@ -46,7 +48,7 @@ def _field(obj: Any, *path: str) -> Any:
         if obj is None or isinstance(obj, str):
             return None
         try:
-            obj = obj[key] if key in obj else None
+            obj = obj[key] if key in obj else None  # noqa: SIM401 - Stripe objects lack .get
         except (KeyError, TypeError):
             return None
     return obj
@@ -93,3 +95,22 @@ def stripe_webhook():
     except PaymentError as exc:
         return api_error(409, exc.code, exc.message)
     return jsonify({"received": True, "handled": True, "outcome": outcome})
+
+
+def recovery_task(app: Flask) -> Callable[[], recovery.SweepReport] | None:
+    """The recovery sweep for ``payoffice worker`` (start-up and every minute), or None when
+    no card gateway that can be swept is configured."""
+    source = app.extensions.get(GATEWAY_FACTORY)
+    if source is None and app.config.get("CARD_GATEWAY", "simulated") == "simulated":
+        from payments.simulated import SimulatedReader
+
+        source = SimulatedReader
+    if source is None:
+        return None
+    sessions = app.extensions["payoffice.db"].sessions
+    abandon_after = dt.timedelta(minutes=int(app.config.get("CARD_ABANDON_MINUTES") or 15))
+
+    def run() -> recovery.SweepReport:
+        return recovery.sweep(sessions, source, abandon_after=abandon_after)
+
+    return run

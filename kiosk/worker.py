@@ -21,7 +21,8 @@ import importlib
 import logging
 import signal
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import click
@@ -98,15 +99,23 @@ def build_handlers(app_config: Mapping[str, Any]) -> dict[str, Handler]:
     return {topic: _logged(topic, h) for topic, h in handlers.items()}
 
 
-def drain(sessions, handlers: Mapping[str, Handler], *, limit: int = 100) -> outbox.DeliveryRun:
-    """Deliver everything that is due now (batches of ``limit``)."""
+def drain(
+    sessions,
+    handlers: Mapping[str, Handler],
+    *,
+    limit: int = 100,
+    stop: threading.Event | None = None,
+) -> outbox.DeliveryRun:
+    """Deliver everything that is due now, in batches of ``limit`` (``stop`` is checked
+    between batches)."""
     total = outbox.DeliveryRun()
-    while True:
+    while stop is None or not stop.is_set():
         run = outbox.deliver_due(sessions, handlers, limit=limit)
         total.delivered += run.delivered
         total.failed += run.failed
         if run.delivered + run.failed < limit:
-            return total
+            break
+    return total
 
 
 def run_worker(
@@ -116,11 +125,21 @@ def run_worker(
     interval: float,
     stop: threading.Event,
     limit: int = 100,
+    periodic: Sequence[tuple[float, Callable[[], object]]] = (),
 ) -> None:
-    """Deliver until ``stop`` is set, sleeping ``interval`` seconds when nothing is due."""
+    """Deliver until ``stop`` is set, sleeping ``interval`` seconds when nothing is due.
+    ``periodic`` tasks (every_seconds, task) run at start-up and then whenever due."""
+    next_run = [0.0] * len(periodic)
     while not stop.is_set():
+        for i, (every, task) in enumerate(periodic):
+            if time.monotonic() >= next_run[i]:
+                next_run[i] = time.monotonic() + every
+                try:
+                    task()
+                except Exception:  # noqa: BLE001 - e.g. the card processor is unreachable
+                    log.exception("periodic task %s failed", getattr(task, "__name__", task))
         try:
-            drain(sessions, handlers, limit=limit)
+            drain(sessions, handlers, limit=limit, stop=stop)
         except Exception:  # noqa: BLE001 - a database hiccup must not kill the worker
             log.exception("outbox pass failed; retrying in %s s", interval)
         stop.wait(interval)
@@ -148,7 +167,12 @@ def worker_command(once: bool, interval: float | None, limit: int) -> None:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     sessions = db.database().sessions
+    from kiosk.webhooks import recovery_task  # settles card payments left in flight
+
+    sweep = recovery_task(current_app._get_current_object())
     if once:
+        if sweep:
+            sweep()
         run = drain(sessions, handlers, limit=limit)
         click.echo(f"outbox: {run.delivered} delivered, {run.failed} failed")
         return
@@ -161,7 +185,8 @@ def worker_command(once: bool, interval: float | None, limit: int) -> None:
     every = interval or float(config.get("WORKER_INTERVAL_SECONDS") or 5)
     click.echo(f"worker: delivering {', '.join(sorted(handlers))} every {every:g} s")
     try:
-        run_worker(sessions, handlers, interval=every, stop=stop, limit=limit)
+        periodic = [(60.0, sweep)] if sweep else []
+        run_worker(sessions, handlers, interval=every, stop=stop, limit=limit, periodic=periodic)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

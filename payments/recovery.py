@@ -57,6 +57,7 @@ class SweepReport:
     checked: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     errors: int = 0
+    unmatched: int = 0  # charges at the processor without a payment of ours to show for them
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
@@ -138,8 +139,9 @@ def apply_verdict(
     if payment.status not in IN_FLIGHT or verdict.kind == "pending":
         return "unchanged" if payment.status not in IN_FLIGHT else "pending"
     if verdict.kind == "review":
-        flag_for_review(session, payment, verdict.reason or "ambiguous", actor=actor,
-                        intents=verdict.intents)
+        flag_for_review(
+            session, payment, verdict.reason or "ambiguous", actor=actor, intents=verdict.intents
+        )
         return "needs_review"
     result = verdict.result
     assert result is not None
@@ -156,20 +158,30 @@ def apply_verdict(
             )
             payment.processor_intent_id = result.intent_id
         if payment.status == S.CREATED:
-            states.transition(session, payment, S.AWAITING_CARD, actor=actor,
-                              details={"recovered": True})
+            states.transition(
+                session, payment, S.AWAITING_CARD, actor=actor, details={"recovered": True}
+            )
         service.apply_card_result(session, payment, result, actor=actor, now=now)
         return "completed"
     if payment.status == S.CREATED:
         # Never handed over in a committed transaction: close it without the card steps.
         payment.failure_code, payment.failure_message = result.failure_code, result.failure_message
         target = S.FAILED if verdict.kind == "fail" else S.CANCELED
-        states.transition(session, payment, target, actor=actor,
-                          details={"code": result.failure_code, "recovered": True})
+        states.transition(
+            session,
+            payment,
+            target,
+            actor=actor,
+            details={"code": result.failure_code, "recovered": True},
+        )
     else:
         if result.status == CardStatus.CANCELED and not result.failure_code:
-            result = CardResult(CardStatus.CANCELED, intent_id=result.intent_id,
-                                failure_code="canceled", failure_message="The payment was canceled.")
+            result = CardResult(
+                CardStatus.CANCELED,
+                intent_id=result.intent_id,
+                failure_code="canceled",
+                failure_message="The payment was canceled.",
+            )
         service.apply_card_result(session, payment, result, actor=actor, now=now)
     return "failed" if verdict.kind == "fail" else "canceled"
 
@@ -193,7 +205,7 @@ def flag_for_review(
 
 
 def _resolve(gateway: GatewaySource, session: Session) -> CardGateway:
-    if hasattr(gateway, "find") and hasattr(gateway, "poll"):
+    if not isinstance(gateway, type) and hasattr(gateway, "find") and hasattr(gateway, "poll"):
         return gateway  # type: ignore[return-value]
     return gateway(session)  # type: ignore[operator]
 
@@ -230,16 +242,27 @@ def settle_payment(
         if payment.status not in IN_FLIGHT or payment.needs_review:
             return "unchanged"
         snap = _snapshot(payment)
+        if snap is None:
+            return "unchanged"
         gw = _resolve(gateway, session)
+        if getattr(gw, "session", None) is session:
+            # A gateway kept in our own database (the simulated reader): one transaction.
+            payment = service.get_payment(session, payment_id, lock=True)
+            verdict = assess(gw, snap, now=now, abandon_after=abandon_after)
+            return _apply_and_commit(session, payment, verdict, actor=actor, now=now)
         session.rollback()  # no transaction (and no SQLite write lock) across network calls
-    if snap is None:
-        return "unchanged"
     verdict = assess(gw, snap, now=now, abandon_after=abandon_after)
     with sessions() as session:
         payment = service.get_payment(session, payment_id, lock=True)
-        outcome = apply_verdict(session, payment, verdict, actor=actor, now=now)
-        crashpoints.reach("settle.before_commit")
-        session.commit()
+        return _apply_and_commit(session, payment, verdict, actor=actor, now=now)
+
+
+def _apply_and_commit(
+    session: Session, payment: Payment, verdict: Verdict, *, actor: str, now: dt.datetime
+) -> str:
+    outcome = apply_verdict(session, payment, verdict, actor=actor, now=now)
+    crashpoints.reach("settle.before_commit")
+    session.commit()
     crashpoints.reach("settle.after_commit")
     return outcome
 
@@ -277,8 +300,9 @@ def sweep(
                 sessions, payment_id, gateway, now=now, abandon_after=abandon_after, actor=actor
             )
         except GatewayError as exc:
-            log.warning("recovery: payment %s not settled: %s (%s)", payment_id, exc.message,
-                        exc.code)
+            log.warning(
+                "recovery: payment %s not settled: %s (%s)", payment_id, exc.message, exc.code
+            )
             report.errors += 1
             continue
         except Exception:  # noqa: BLE001 - one bad payment must not stop the sweep
@@ -286,10 +310,87 @@ def sweep(
             report.errors += 1
             continue
         report.count(outcome)
-    if report.checked:
+    try:
+        report.unmatched = check_charges(sessions, gateway, actor=actor, now=now)
+    except GatewayError as exc:
+        log.warning("recovery: charges not checked: %s (%s)", exc.message, exc.code)
+        report.errors += 1
+    if report.checked or report.unmatched:
         log.info("recovery sweep: %s", _summary(report))
     return report
 
 
+def check_charges(
+    sessions: sessionmaker[Session],
+    gateway: GatewaySource,
+    *,
+    actor: str = "recovery",
+    now: dt.datetime | None = None,
+) -> int:
+    """Match every recent charge at the processor to one completed payment of ours.
+
+    A charge whose payment is missing (its transaction never committed), was given up
+    (failed/canceled) or completed with another charge is flagged for staff and audited once.
+    Payments still in flight are the sweep's business. Returns how many charges are unmatched.
+    """
+    with sessions() as session:
+        gw = _resolve(gateway, session)
+        recent = getattr(gw, "recent_attempts", None)
+        if recent is None:
+            return 0
+        session.rollback()
+    paid = [r for r in recent() if r.status == CardStatus.SUCCEEDED and r.payment_id]
+    unmatched = 0
+    with sessions() as session:
+        for result in paid:
+            payment = session.get(Payment, result.payment_id)
+            if payment is not None and payment.status in IN_FLIGHT:
+                continue
+            if payment is not None and payment.processor_charge_id == result.charge_id:
+                continue
+            unmatched += 1
+            if payment is None:
+                _audit_unmatched(session, result, actor=actor)
+            elif payment.status in (S.FAILED.value, S.CANCELED.value):
+                service.apply_card_result(session, payment, result, actor=actor, now=now)
+            else:
+                flag_for_review(
+                    session,
+                    payment,
+                    f"a second charge {result.charge_id} for this payment",
+                    actor=actor,
+                    intents=(payment.processor_intent_id or "", result.intent_id or ""),
+                )
+        session.commit()
+    return unmatched
+
+
+def _audit_unmatched(session: Session, result: CardResult, *, actor: str) -> None:
+    seen = session.scalar(
+        select(audit.AuditEvent.seq).where(
+            audit.AuditEvent.action == "card.unmatched_charge",
+            audit.AuditEvent.entity_id == result.intent_id,
+        )
+    )
+    if seen is None:
+        audit.record(
+            session,
+            "card.unmatched_charge",
+            actor=actor,
+            entity="payment_intent",
+            entity_id=result.intent_id,
+            details={
+                "payment_id": result.payment_id,
+                "charge": result.charge_id,
+                "amount_cents": result.amount_cents,
+            },
+        )
+
+
 def _summary(report: SweepReport) -> dict[str, Any]:
-    return {"checked": report.checked, "errors": report.errors, **report.outcomes}
+    return {
+        "checked": report.checked,
+        "errors": report.errors,
+        "unmatched": report.unmatched,
+        **report.outcomes,
+    }

@@ -10,11 +10,10 @@ shared metadata, as ``payments.posting`` does, and changed only by the subscribe
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, select, text, update
+from sqlalchemy import Table, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -39,6 +38,7 @@ from payments.models import (
     Refund,
     TenderKind,
     TenderLine,
+    new_id,
 )
 from payments.models import PaymentStatus as S
 from payments.money import AmountError, format_amount
@@ -181,10 +181,14 @@ def _for_update(session: Session, stmt):
     return stmt.with_for_update() if session.get_bind().dialect.name == "postgresql" else stmt
 
 
-def _pg_lock(session: Session, key: str) -> None:
+def _serialize(session: Session) -> None:
+    """On PostgreSQL, take the audit log's transaction lock first. Every payment change ends
+    up appending to the audit log (which takes this lock anyway); taking it before any row
+    lock (account, bills, receipt counter) gives all payment writers one lock order, so a
+    cash payment and a card result on the same account cannot deadlock. SQLite writers are
+    already serialized by BEGIN IMMEDIATE."""
     if session.get_bind().dialect.name == "postgresql":
-        lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": audit._PG_LOCK_KEY})
 
 
 def _same_request(payment: Payment, command: PaymentCommand) -> bool:
@@ -238,17 +242,13 @@ def next_receipt_seq(session: Session, office_id: int, day: dt.date) -> int:
     caller's transaction, so a rollback leaves no gap; the row lock (PostgreSQL) or the write
     lock (SQLite, BEGIN IMMEDIATE) serializes concurrent payments."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(ReceiptSequence)
-        .values(office_id=office_id, business_date=day, last_number=0)
-        .on_conflict_do_nothing()
-    )
+    table = ReceiptSequence.__table__  # Core: no ORM objects of this table are kept
+    stmt = insert(table).values(office_id=office_id, business_date=day, last_number=1)
     return session.execute(
-        update(ReceiptSequence)
-        .where(ReceiptSequence.office_id == office_id, ReceiptSequence.business_date == day)
-        .values(last_number=ReceiptSequence.last_number + 1)
-        .returning(ReceiptSequence.last_number)
-        .execution_options(synchronize_session=False)
+        stmt.on_conflict_do_update(
+            index_elements=[table.c.office_id, table.c.business_date],
+            set_={"last_number": table.c.last_number + 1},
+        ).returning(table.c.last_number)
     ).scalar_one()
 
 
@@ -298,7 +298,7 @@ def create_payment(
     """
     rules = rules or PaymentRules()
     if isinstance(command.idempotency_key, str) and command.idempotency_key:
-        _pg_lock(session, "payment:" + command.idempotency_key)
+        _serialize(session)  # also makes concurrent requests with one key queue here
         existing = session.scalars(
             select(Payment).where(Payment.idempotency_key == command.idempotency_key)
         ).first()
@@ -356,6 +356,7 @@ def create_payment(
             )
 
     payment = Payment(
+        id=new_id(),
         office_id=command.office_id,
         station_id=command.station_id,
         staff_user_id=command.staff_user_id,
@@ -382,8 +383,6 @@ def create_payment(
         for t in command.tenders
     ]
     payment.allocations = [PaymentAllocation(bill_id=b, amount_cents=a) for b, a in planned]
-    session.add(payment)
-    session.flush()
     created = {
         "account": payment.account_number,
         "amount_cents": payment.amount_cents,
@@ -393,8 +392,10 @@ def create_payment(
     }
     if not has_card:
         # Created and completed in one transaction: one audit entry tells both.
+        # The row is inserted once, already complete (one INSERT instead of INSERT + UPDATE).
         _succeed(session, payment, actor=command.actor, now=now, details=created)
         return CreateOutcome(payment, replayed=False)
+    session.add(payment)
     audit.record(
         session,
         "payment.created",
@@ -488,6 +489,7 @@ def _succeed(
     payment.receipt_number = format_receipt_number(office_code, day, seq)
     payment.completed_at = now
     payment.failure_code = payment.failure_message = None
+    session.add(payment)
     states.transition(
         session,
         payment,
@@ -514,13 +516,13 @@ def start_card(
     tender = card_tender(payment)
     if tender is None:
         raise InvalidTransition(payment.status, S.AWAITING_CARD, "This payment has no card tender.")
+    _serialize(session)
     states.transition(session, payment, S.AWAITING_CARD, actor=actor, details={"reader": reader_id})
     payment.reader_id = reader_id
     session.flush()
-    _, tz = _office(session, payment.office_id)
     request = CardRequest(
         payment_id=payment.id,
-        amount_cents=tender.amount_cents + (payment.fee_cents or 0),
+        amount_cents=tender.amount_cents,  # the card tender already includes any fee
         reader_id=reader_id,
         metadata={
             "payment_id": payment.id,
@@ -553,6 +555,7 @@ def apply_card_result(
     """Apply what the processor says about the card attempt. Idempotent: a result that was
     already applied changes nothing. A success for a payment we had already given up on is
     flagged for staff, never silently dropped."""
+    _serialize(session)
     status = S(payment.status)
     if result.intent_id and not payment.processor_intent_id:
         payment.processor_intent_id = result.intent_id
@@ -619,6 +622,7 @@ def cancel_payment(
     status = S(payment.status)
     if status == S.CANCELED:
         return payment
+    _serialize(session)
     if status == S.CREATED:
         states.transition(session, payment, S.CANCELED, actor=actor)
         return payment
@@ -682,6 +686,7 @@ def void_payment(
         return payment
     _require_supervisor(supervisor_id)
     states.check(payment, S.VOIDED)
+    _serialize(session)
     if not day_is_open(session, payment, now=now):
         raise Conflict(
             "day_closed", "This payment's business day is closed: give a refund instead."
@@ -695,7 +700,7 @@ def void_payment(
                 payment.id,
                 idempotency_key(payment.id, "void"),
                 payment.processor_intent_id or "",
-                tender.amount_cents + (payment.fee_cents or 0),
+                tender.amount_cents,
             )
         except GatewayError as exc:
             raise GatewayFailure("gateway_unavailable", exc.message) from exc
@@ -731,9 +736,8 @@ def refund_payment(
     gateway, or in cash from the drawer. Never more than was paid minus earlier refunds."""
     if not isinstance(refund_key, str) or not refund_key.strip():
         raise ValidationError("bad_idempotency_key", "An idempotency key is required.")
-    existing = session.scalars(
-        select(Refund).where(Refund.idempotency_key == refund_key)
-    ).first()
+    _serialize(session)
+    existing = session.scalars(select(Refund).where(Refund.idempotency_key == refund_key)).first()
     if existing is not None:
         if existing.payment_id != payment.id or existing.amount_cents != amount_cents:
             raise Conflict(

@@ -54,7 +54,7 @@ def _get(obj: Any, key: str) -> Any:
     if obj is None or isinstance(obj, str):
         return None
     try:
-        return obj[key] if key in obj else None
+        return obj[key] if key in obj else None  # noqa: SIM401 - Stripe objects lack .get
     except (KeyError, TypeError):
         return None
 
@@ -84,7 +84,9 @@ def gateway_error(exc: stripe.StripeError) -> GatewayError:
     if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError | stripe.APIError):
         return GatewayError("processor_unavailable", message, retryable=True)
     if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
-        return GatewayError("processor_auth", "The card processor refused our credentials.", retryable=False)
+        return GatewayError(
+            "processor_auth", "The card processor refused our credentials.", retryable=False
+        )
     if isinstance(exc, stripe.IdempotencyError):
         return GatewayError("idempotency_conflict", message, retryable=False)
     if code in RETRYABLE_CODES:
@@ -125,7 +127,9 @@ class StripeTerminal:
     def start(self, request: CardRequest) -> CardResult:
         """Create (or reuse) the card-present PaymentIntent and hand it to the reader."""
         if request.amount_cents <= 0:
-            raise GatewayError("invalid_amount", "The card amount must be positive.", retryable=False)
+            raise GatewayError(
+                "invalid_amount", "The card amount must be positive.", retryable=False
+            )
         intent = self._reusable_intent(request)
         if intent is None:
             crashpoints.reach("card.before_create")
@@ -228,6 +232,11 @@ class StripeTerminal:
         """Every intent the processor holds for our payment id (newest first)."""
         return [self._result(i, reader=None) for i in self._intents_for(payment_id)]
 
+    def recent_attempts(self) -> list[CardResult]:
+        """Every card attempt of ours (an intent carrying a payment id) in the lookback
+        window, for the sweep's check that each charge belongs to exactly one payment."""
+        return [self._result(i, reader=None) for i in self._intents_for(None)]
+
     def refund(
         self, payment_id: str, refund_key: str, intent_id: str, amount_cents: int
     ) -> RefundResult:
@@ -235,7 +244,9 @@ class StripeTerminal:
         refund already made instead of making a second one."""
         if amount_cents <= 0:
             raise GatewayError("invalid_amount", "A refund must be positive.", retryable=False)
-        existing = self._call(self.client.v1.refunds.list, {"payment_intent": intent_id, "limit": 100})
+        existing = self._call(
+            self.client.v1.refunds.list, {"payment_intent": intent_id, "limit": 100}
+        )
         for refund in existing.auto_paging_iter():
             if _get(_get(refund, "metadata"), "refund_id") == refund_key:
                 return RefundResult(refund.id, refund.status, refund.amount)
@@ -263,7 +274,8 @@ class StripeTerminal:
             self.client.v1.payment_intents.retrieve, intent_id, {"expand": ["latest_charge"]}
         )
 
-    def _intents_for(self, payment_id: str) -> list[Any]:
+    def _intents_for(self, payment_id: str | None) -> list[Any]:
+        """Intents for ``payment_id`` (or for any payment of ours when None), newest first."""
         since = int((dt.datetime.now(dt.UTC) - self.lookback).timestamp())
         page = self._call(
             self.client.v1.payment_intents.list,
@@ -275,7 +287,8 @@ class StripeTerminal:
                 if n >= self.max_scan:
                     log.warning("stopped looking for payment %s after %d intents", payment_id, n)
                     break
-                if _get(_get(intent, "metadata"), "payment_id") == payment_id:
+                owner = _get(_get(intent, "metadata"), "payment_id")
+                if owner and (payment_id is None or owner == payment_id):
                     found.append(intent)
         except stripe.StripeError as exc:
             raise gateway_error(exc) from exc
@@ -329,7 +342,9 @@ class StripeTerminal:
             charge = _get(intent, "latest_charge")
             if isinstance(charge, str):
                 charge = self._call(self.client.v1.charges.retrieve, charge)
-            return CardResult(CardStatus.SUCCEEDED, charge_id=_id(charge), **common, **_card(charge))
+            return CardResult(
+                CardStatus.SUCCEEDED, charge_id=_id(charge), **common, **_card(charge)
+            )
         if status == "canceled":
             return CardResult(CardStatus.CANCELED, **common)
         if pending_on_reader or status not in PENDING_INTENT:
@@ -350,7 +365,9 @@ class StripeTerminal:
             code, message = _failure(
                 _get(error, "code"), _get(error, "decline_code"), _get(error, "message")
             )
-            return CardResult(CardStatus.FAILED, failure_code=code, failure_message=message, **common)
+            return CardResult(
+                CardStatus.FAILED, failure_code=code, failure_message=message, **common
+            )
         return CardResult(CardStatus.PENDING, **common)
 
 

@@ -85,7 +85,8 @@ def render_escpos(
 
 def raster_bytes(image, fragment_rows: int = 960) -> bytes:
     """GS v 0 raster commands for a 1-bit image (black = print), in fragments."""
-    image = image.convert("1")
+    if image.mode != "1":
+        image = image.convert("1")
     width_bytes = (image.width + 7) // 8
     if image.width % 8:
         padded = Image.new("1", (width_bytes * 8, image.height), 1)

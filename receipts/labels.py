@@ -4,6 +4,7 @@ plus the one helper that formats money, dates and times in the receipt's languag
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import unicodedata
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -148,8 +149,13 @@ def money(cents: int, lang: str) -> str:
     """Cents as currency in the receipt's language: 8450 -> "$84.50" / "84,50 US$"."""
     if isinstance(cents, bool) or not isinstance(cents, int):
         raise TypeError("money takes an int of cents")
+    return _money(cents, language(lang))
+
+
+@functools.lru_cache(maxsize=4096)
+def _money(cents: int, lang: str) -> str:
     value = Decimal(cents).scaleb(-2)
-    return _plain_spaces(format_currency(value, "USD", locale=_BABEL_LOCALE[language(lang)]))
+    return _plain_spaces(format_currency(value, "USD", locale=_BABEL_LOCALE[lang]))
 
 
 def local_date(day: dt.date, lang: str) -> str:

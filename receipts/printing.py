@@ -78,6 +78,16 @@ class PrintJournal:
     def seen(self, key: str) -> bool:
         return self._path(key).exists()
 
+    def prune(self, older_than: dt.timedelta = dt.timedelta(days=30)) -> int:
+        """Forget keys printed long ago (the outbox has marked them delivered by then)."""
+        if not self.directory.exists():
+            return 0
+        cutoff = dt.datetime.now(dt.UTC).timestamp() - older_than.total_seconds()
+        old = [p for p in self.directory.glob("*.printed") if p.stat().st_mtime < cutoff]
+        for path in old:
+            path.unlink(missing_ok=True)
+        return len(old)
+
     def mark(self, key: str, note: str = "") -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = self._path(key).with_suffix(".tmp")

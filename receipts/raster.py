@@ -28,18 +28,14 @@ def text_length(text: str, bold: bool, px: int) -> float:
     return font(bold, px).getlength(text)
 
 
-@functools.lru_cache(maxsize=2048)
+@functools.lru_cache(maxsize=4096)
 def text_mask(text: str, bold: bool, px: int) -> Image.Image:
-    """The text drawn once as a mask (labels repeat on every receipt, so this is cached)."""
+    """The text drawn once as a 1-bit mask (labels repeat on every receipt: cached)."""
     f = font(bold, px)
-    width = max(1, int(_len(f, text)) + 2)
+    width = max(1, int(text_length(text, bold, px)) + 2)
     mask = Image.new("L", (width, int(px * 1.3)), 0)
     ImageDraw.Draw(mask).text((0, 0), text, font=f, fill=255)
-    return mask.point(lambda v: 255 if v >= 128 else 0).convert("1")
-
-
-def _len(f: ImageFont.FreeTypeFont, text: str) -> float:
-    return text_length(text, "Bold" in (f.getname()[1] or ""), f.size)
+    return mask.convert("1", dither=Image.Dither.NONE)  # threshold at half ink
 
 
 def _px(line: Line) -> int:
@@ -56,12 +52,12 @@ def line_height(line: Line) -> int:
     return int(_px(line) * 1.3)
 
 
-def _fit(text: str, f: ImageFont.FreeTypeFont, width: int) -> list[str]:
+def _fit(text: str, bp: tuple[bool, int], width: int) -> list[str]:
     """Greedy word wrap to a pixel width."""
     words, rows, row = text.split(" "), [], ""
     for word in words:
         trial = f"{row} {word}" if row else word
-        if _len(f, trial) <= width or not row:
+        if text_length(trial, *bp) <= width or not row:
             row = trial
         else:
             rows.append(row)
@@ -73,52 +69,53 @@ def _fit(text: str, f: ImageFont.FreeTypeFont, width: int) -> list[str]:
 def draw_lines(lines: list[Line], width: int, *, barcode=None) -> Image.Image:
     """Draw lines on a white 1-bit image ``width`` dots wide. ``barcode(text)`` may return an
     image for barcode lines (the preview draws a QR code); otherwise they are skipped."""
-    usable = width - 2 * MARGIN
-    ops: list[tuple] = []
-    y = 0
+    strips: list[Image.Image] = []
     for line in lines:
-        h = line_height(line)
-        if line.kind == "barcode":
-            img = barcode(line.text) if barcode else None
-            if img is not None:
-                ops.append(("img", y, img))
-                y += img.height + 6
+        if line.kind != "barcode":
+            strips.append(line_strip(line, width))
             continue
-        if line.kind in ("rule", "blank"):
-            if line.kind == "rule":
-                ops.append(("rule", y + h // 2))
-            y += h
-            continue
-        f = font(line.bold, _px(line))
-        bp = (line.bold, _px(line))
-        if line.kind == "pair":
-            lw, rw = _len(f, line.text), _len(f, line.right)
-            if lw + rw + 12 <= usable:
-                ops.append(("text", MARGIN, y, line.text, f, *bp))
-                ops.append(("text", width - MARGIN - int(rw), y, line.right, f, *bp))
-                y += h
-            else:
-                for row in _fit(line.text, f, usable):
-                    ops.append(("text", MARGIN, y, row, f, *bp))
-                    y += h
-                ops.append(("text", width - MARGIN - int(rw), y, line.right, f, *bp))
-                y += h
-            continue
-        for row in _fit(line.text, f, usable):
+        img = barcode(line.text) if barcode else None
+        if img is not None:
+            img = img.convert("1")
+            strip = Image.new("1", (width, img.height + 6), 1)
+            strip.paste(img, ((width - img.width) // 2, 0))
+            strips.append(strip)
+    image = Image.new("1", (width, max(1, sum(s.height for s in strips))), 1)
+    y = 0
+    for strip in strips:
+        image.paste(strip, (0, y))
+        y += strip.height
+    return image
+
+
+@functools.lru_cache(maxsize=4096)
+def line_strip(line: Line, width: int) -> Image.Image:
+    """One line drawn on its own strip (cached: most lines repeat from receipt to receipt)."""
+    usable = width - 2 * MARGIN
+    h = line_height(line)
+    if line.kind in ("rule", "blank"):
+        strip = Image.new("1", (width, h), 1)
+        if line.kind == "rule":
+            ImageDraw.Draw(strip).line((MARGIN, h // 2, width - MARGIN, h // 2), fill=0, width=2)
+        return strip
+    bp = (line.bold, _px(line))
+    if line.kind == "pair":
+        lw, rw = text_length(line.text, *bp), text_length(line.right, *bp)
+        right = (width - MARGIN - int(rw), line.right)
+        if lw + rw + 12 <= usable:
+            rows = [[(MARGIN, line.text), right]]
+        else:
+            rows = [[(MARGIN, row)] for row in _fit(line.text, bp, usable)] + [[right]]
+    else:
+        rows = []
+        for row in _fit(line.text, bp, usable):
             x = MARGIN
             if line.align == "center":
-                x = max(MARGIN, (width - int(_len(f, row))) // 2)
-            ops.append(("text", x, y, row, f, *bp))
-            y += h
-    image = Image.new("1", (width, max(y, 1)), 1)
-    draw = ImageDraw.Draw(image)
-    for op in ops:
-        if op[0] == "text":
-            _, x, top, text, f, bold, px = op
-            image.paste(0, (x, top), text_mask(text, bold, px))
-        elif op[0] == "rule":
-            draw.line((MARGIN, op[1], width - MARGIN, op[1]), fill=0, width=2)
-        else:
-            img = op[2].convert("1")
-            image.paste(img, ((width - img.width) // 2, op[1]))
-    return image
+                x = max(MARGIN, (width - int(text_length(row, *bp))) // 2)
+            rows.append([(x, row)])
+    strip = Image.new("1", (width, h * len(rows)), 1)
+    for i, row in enumerate(rows):
+        for x, text in row:
+            if text:
+                strip.paste(0, (x, i * h), text_mask(text, *bp))
+    return strip

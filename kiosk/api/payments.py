@@ -71,7 +71,7 @@ def _error(exc: PaymentError):
 def _idempotency_key() -> str:
     key = (request.headers.get("Idempotency-Key") or "").strip()
     if not key:
-        raise BadRequest("refund_keyrequired", "Send an Idempotency-Key header.")
+        raise BadRequest("idempotency_key_required", "Send an Idempotency-Key header.")
     if len(key) > 128 or not key.isprintable():
         raise BadRequest("bad_idempotency_key", "The Idempotency-Key must be 1-128 characters.")
     return key

@@ -1,7 +1,7 @@
 """Import accounts and open bills from a CIS export (CSV; format in docs/cis.md).
 
-Every row is checked before anything is written; a file with any bad row is refused whole
-(``ImportRefused`` with line numbers and reasons) and the database is left as it was. A good
+Every row is checked; a file with any bad row is refused whole (``ImportRefused`` with line
+numbers and reasons) and the transaction is rolled back, so nothing of it is kept. A good
 file is loaded in one transaction without an ORM object per row: on SQLite by executemany
 ``INSERT .. ON CONFLICT DO UPDATE`` straight into ``accounts`` and ``bills`` (rolled back if a
 later row turns out bad); on PostgreSQL by COPY into temporary staging tables and one
@@ -15,9 +15,8 @@ import datetime as dt
 import hashlib
 import operator
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -60,6 +59,7 @@ PICKUP_DAYS = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday",
 DIRECTIONS = frozenset({"N", "S", "E", "W"})
 MAX_CENTS = 999_999_999  # what fits the scanline's 9-digit amount
 CHUNK = 20_000
+REBUILD_INDEXES_BYTES = 8 * 1024 * 1024  # about 50,000 rows
 
 _NUMBER = re.compile(r"[1-9][0-9]{0,9}")
 _INT = re.compile(r"-?[0-9]{1,10}")
@@ -136,7 +136,6 @@ class ImportResult:
     bills_updated: int = 0
     bills_closed: int = 0
     sha256: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def scanline_for(account_number: str, bill_number: str, amount_cents: int) -> str:
@@ -186,6 +185,7 @@ _FAST_ROW = re.compile(
     )
 )
 _fromisoformat = dt.date.fromisoformat
+_CHECK_DIGIT = [str((10 - t) % 10) for t in range(10)]
 
 
 class _Checker:
@@ -277,7 +277,10 @@ class _Checker:
         amount, open_ = int(g[22]), int(g[23])
         if open_ > amount or g[19] > g[20]:
             return None
-        scan = scanline_for(g[0], g[18], amount)
+        body = g[0].zfill(10) + g[18].zfill(10) + str(amount).zfill(9)  # scanline_for, inlined
+        raw = body.encode("ascii")
+        total = sum(raw[-1::-2].translate(_DOUBLED)) + sum(raw[-2::-2]) - 48 * 14
+        scan = body + _CHECK_DIGIT[total % 10]
         if g[24] and g[24] != scan:
             return None
         return account, (g[0], g[18], g[19], g[20], g[21], amount, open_, scan)
@@ -430,17 +433,32 @@ class _SqliteWriter(_Writer):
     """SQLite: executemany upserts straight into accounts and bills. Nothing is visible to
     anyone before the commit, and a refused file is rolled back."""
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, *, rebuild_indexes: bool = False):
         super().__init__(session)
         # the same text SQLAlchemy stores for a UTCDateTime on SQLite
         self.stamp = self.now.replace(tzinfo=None).isoformat(" ", timespec="microseconds")
         self.cur.execute("PRAGMA cache_size")
         self.cache_size = self.cur.fetchone()[0]
         self.cur.execute("PRAGMA cache_size = -262144")  # 256 MB while the indexes grow
-        self.cur.execute("DROP TABLE IF EXISTS temp.import_bill_numbers")
-        self.cur.execute("CREATE TEMP TABLE import_bill_numbers (number VARCHAR(20))")
+        # For a big file, dropping the plain (non-unique) indexes and building them again at
+        # the end is cheaper than growing them row by row. Inside the transaction, so a
+        # refused file rolls this back too.
+        self.indexes: list[tuple[str, str]] = []
+        if rebuild_indexes:
+            self.cur.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                "AND tbl_name IN ('accounts', 'bills') AND sql IS NOT NULL "
+                "AND upper(sql) NOT LIKE 'CREATE UNIQUE%'"
+            )
+            self.indexes = self.cur.fetchall()
+            for name, _sql in self.indexes:
+                self.cur.execute(f'DROP INDEX "{name}"')
         self.accounts_before = self.scalar("SELECT count(*) FROM accounts")
         self.bills_before = self.scalar("SELECT count(*) FROM bills")
+        # The file's bill numbers are only needed to close bills we already hold.
+        self.track_bills = self.bills_before > 0
+        self.cur.execute("DROP TABLE IF EXISTS temp.import_bill_numbers")
+        self.cur.execute("CREATE TEMP TABLE import_bill_numbers (number VARCHAR(20))")
         marks = ", ".join("?" * len(_ACCOUNT_NAMES))
         self.upsert_accounts = (
             f"INSERT INTO accounts ({', '.join(_ACCOUNT_NAMES)}, cis_updated_at) "  # noqa: S608
@@ -459,12 +477,18 @@ class _SqliteWriter(_Writer):
         self.bills += len(bills)
         self.cur.executemany(self.upsert_accounts, accounts)
         self.cur.executemany(self.upsert_bills, bills)
-        self.cur.executemany("INSERT INTO import_bill_numbers VALUES (?)", [(b[1],) for b in bills])
+        if self.track_bills:
+            numbers = [(b[1],) for b in bills]
+            self.cur.executemany("INSERT INTO import_bill_numbers VALUES (?)", numbers)
 
     def finish(self, result: ImportResult) -> None:
+        for _name, sql in self.indexes:
+            self.cur.execute(sql)
         result.accounts, result.bills = self.accounts, self.bills
         result.accounts_new = self.scalar("SELECT count(*) FROM accounts") - self.accounts_before
         result.bills_new = self.scalar("SELECT count(*) FROM bills") - self.bills_before
+        if not self.track_bills:
+            return  # there were no bills to close
         self.cur.execute(
             "UPDATE bills SET open_cents = 0 WHERE open_cents > 0 "
             "AND account_id IN (SELECT id FROM accounts WHERE cis_updated_at = ?) "
@@ -474,9 +498,11 @@ class _SqliteWriter(_Writer):
         result.bills_closed = max(self.cur.rowcount, 0)
 
     def close(self) -> None:
-        self.cur.execute("DROP TABLE IF EXISTS temp.import_bill_numbers")
-        self.cur.execute(f"PRAGMA cache_size = {int(self.cache_size)}")
-        super().close()
+        try:
+            self.cur.execute("DROP TABLE IF EXISTS temp.import_bill_numbers")
+            self.cur.execute(f"PRAGMA cache_size = {int(self.cache_size)}")
+        finally:
+            super().close()
 
 
 class _PostgresWriter(_Writer):
@@ -544,19 +570,23 @@ def import_accounts(
     with path.open("rb") as fh:
         result.sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
 
-    dialect = session.get_bind().dialect.name
-    writer = _SqliteWriter(session) if dialect == "sqlite" else _PostgresWriter(session)
+    if session.get_bind().dialect.name == "sqlite":
+        big = path.stat().st_size > REBUILD_INDEXES_BYTES
+        writer: _Writer = _SqliteWriter(session, rebuild_indexes=big)
+    else:
+        writer = _PostgresWriter(session)
     try:
-        _load(path, checker, writer, result)
-        if checker.total:
-            raise ImportRefused(checker.errors, checker.total)
         try:
+            _load(path, checker, writer, result)
+            if checker.total:
+                raise ImportRefused(checker.errors, checker.total)
             writer.finish(result)
         except writer.integrity_error as exc:  # e.g. a scanline another bill already has
             raise ImportRefused(
                 [RowError(0, None, f"the database refused the data: {exc}")], 1
             ) from exc
-        writer.close()
+        finally:
+            writer.close()
     except BaseException:
         session.rollback()
         raise
@@ -593,8 +623,9 @@ def _load(path: Path, checker: _Checker, writer: _Writer, result: ImportResult) 
     prev_number = prev_account = None
     prev_has_bill = True
     width = len(COLUMNS)
-    line = 1
+    line = rows = 0
     fast = checker.fast
+    chunk = CHUNK
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh, strict=True)
@@ -605,7 +636,7 @@ def _load(path: Path, checker: _Checker, writer: _Writer, result: ImportResult) 
                 line = reader.line_num
                 if not raw or raw == [""]:
                     continue
-                result.rows += 1
+                rows += 1
                 if len(raw) != width:
                     checker.fail(line, None, f"has {len(raw)} fields, expected {width}")
                     continue
@@ -660,7 +691,7 @@ def _load(path: Path, checker: _Checker, writer: _Writer, result: ImportResult) 
                 if checker.total:
                     accounts.clear()
                     bills.clear()
-                elif len(bills) >= CHUNK or len(accounts) >= CHUNK:
+                elif len(bills) >= chunk or len(accounts) >= chunk:
                     writer.write(accounts, bills)
                     accounts.clear()
                     bills.clear()
@@ -670,7 +701,9 @@ def _load(path: Path, checker: _Checker, writer: _Writer, result: ImportResult) 
     except csv.Error as exc:
         checker.fail(line + 1, None, f"is not valid CSV: {exc}")
         return
-    if not result.rows and not checker.total:
+    finally:
+        result.rows = rows
+    if not rows and not checker.total:
         checker.fail(2, None, "the file has a header but no rows")
     if not checker.total:
         writer.write(accounts, bills)

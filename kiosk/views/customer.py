@@ -38,14 +38,13 @@ from kiosk.access import access
 from kiosk.accounts import mask_name
 from kiosk.auth import current_station
 from kiosk.i18n import LANGUAGES, current_language
-from kiosk.security import current_principal
 from kiosk.models import Account, Bill, QueueTicket, Visit
+from kiosk.security import current_principal
 from payments.money import AmountError, format_amount, parse_amount
 from payments.rules import PaymentRules
 
 bp = Blueprint("customer", __name__)
 
-VISIT_KEYS = ("visit_id", "account", "matches", "house", "pay", "payments", "ticket", "after_find")
 STREET = re.compile(r"^[A-Z0-9 ]{1,40}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
@@ -125,11 +124,14 @@ def _too_many_lookups() -> str:
     return _("Too many searches on this kiosk. Please wait a minute, or see a person.")
 
 
-def weekday(day: str) -> str:
+def weekday(day: str, in_sentence: bool = False) -> str:
+    """A pickup day in the visitor's language ("Tuesday", "martes", "Thứ Ba")."""
     names = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
     if day not in names:
         return day
     label = get_day_names("wide", locale=current_language())[names.index(day)]
+    if in_sentence and current_language() == "es":
+        return label.lower()
     return label[:1].upper() + label[1:]
 
 
@@ -343,9 +345,7 @@ def find_results():
     numbers = session.get("matches") or []
     if not numbers:
         return redirect(url_for("customer.find_address"))
-    accounts = list(
-        _session_db().scalars(select(Account).where(Account.number.in_(numbers)))
-    )
+    accounts = list(_session_db().scalars(select(Account).where(Account.number.in_(numbers))))
     accounts.sort(key=lambda a: numbers.index(a.number))
     rows = [(i, a.service_address, mask_name(a.name)) for i, a in enumerate(accounts)]
     return render_template("customer/find_results.html", rows=rows)
@@ -563,9 +563,9 @@ def email_receipt(payment_id: str):
             _session_db().commit()
             local, _at, domain = address.partition("@")
             sent_to = f"{local[:1]}***@{domain}"
-    return render_template(
-        "customer/email.html", payment=payment, error=error, sent_to=sent_to
-    ), (400 if error else 200)
+    return render_template("customer/email.html", payment=payment, error=error, sent_to=sent_to), (
+        400 if error else 200
+    )
 
 
 def _send_email_receipt(payment, address: str) -> None:
@@ -743,4 +743,3 @@ def ticket_done():
     if issued is None:
         return redirect(url_for("customer.ticket"))
     return render_template("customer/ticket_done.html", ticket=issued, wait=info["wait"])
-

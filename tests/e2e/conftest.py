@@ -10,6 +10,7 @@ test-artifacts/<test>/ at 1080x1920 portrait and 1920x1080 landscape, with an ax
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 import uuid
 from dataclasses import dataclass
@@ -39,6 +40,10 @@ PORTRAIT = {"width": 1080, "height": 1920}
 LANDSCAPE = {"width": 1920, "height": 1080}
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "kiosk_settings(**settings): settings for live_server")
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "/e2e/" in str(item.fspath):
@@ -57,9 +62,10 @@ def browser():
 
 
 @pytest.fixture
-def kiosk_settings() -> dict:
-    """Settings for the live app; a test module may override this fixture."""
-    return {}
+def kiosk_settings(request) -> dict:
+    """Settings for the live app: ``@pytest.mark.kiosk_settings(KIOSK_IDLE_SECONDS=2)``."""
+    marker = request.node.get_closest_marker("kiosk_settings")
+    return dict(marker.kwargs) if marker else {}
 
 
 @dataclass
@@ -127,9 +133,11 @@ def kiosk_page(browser, live_server):
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on(
         "console",
-        lambda msg: errors.append(msg.text)
-        if msg.type == "error" and "Content Security Policy" in msg.text
-        else None,
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text
+            else None
+        ),
     )
     yield page
     context.close()
@@ -139,17 +147,27 @@ def kiosk_page(browser, live_server):
 _AXE_SOURCE: str | None = None
 
 
-def axe_violations(page) -> list[dict]:
-    """Run axe-core in the page with the WCAG 2.0/2.1/2.2 A and AA tags."""
+def axe_source() -> str:
     global _AXE_SOURCE
     if _AXE_SOURCE is None:
         import axe_playwright_python
 
         _AXE_SOURCE = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
-    # page.evaluate goes through the DevTools protocol, so the page's strict CSP still
-    # applies to the page's own scripts but does not block the test's injection.
+    return _AXE_SOURCE
+
+
+def preload_axe(page) -> None:
+    """Have axe in every document of the page's context from the start (a test calling
+    axe on many screens saves re-injecting it each time)."""
+    page.context.add_init_script(script=axe_source())
+
+
+def axe_violations(page) -> list[dict]:
+    """Run axe-core in the page with the WCAG 2.0/2.1/2.2 A and AA tags."""
+    # Injected through the DevTools protocol: the page's strict CSP still applies to the
+    # page's own scripts but does not block the test's injection.
     if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.evaluate(_AXE_SOURCE)
+        page.evaluate(axe_source())
     result = page.evaluate(
         "tags => axe.run(document, {runOnly: {type: 'tag', values: tags},"
         " resultTypes: ['violations']})",
@@ -173,9 +191,10 @@ class Shots:
     def __init__(self, request):
         name = re.sub(r"[^\w.-]+", "_", request.node.name)
         self.folder = ARTIFACTS / name
+        shutil.rmtree(self.folder, ignore_errors=True)  # no stale shots from an earlier run
         self.count = 0
 
-    def __call__(self, page, name: str, *, axe: bool = False) -> None:
+    def __call__(self, page, name: str, *, axe: bool = False, landscape: bool = True) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.count += 1
         stem = f"{self.count:02d}-{name}"
@@ -183,9 +202,13 @@ class Shots:
             violations = axe_violations(page)
             assert not violations, f"{stem} at {page.url}:\n{describe(violations)}"
         page.screenshot(path=str(self.folder / f"{stem}-portrait.png"))
-        page.set_viewport_size(LANDSCAPE)
-        page.screenshot(path=str(self.folder / f"{stem}-landscape.png"))
-        page.set_viewport_size(PORTRAIT)
+        if landscape:
+            page.set_viewport_size(LANDSCAPE)
+            if axe:
+                violations = axe_violations(page)
+                assert not violations, f"{stem} landscape at {page.url}:\n{describe(violations)}"
+            page.screenshot(path=str(self.folder / f"{stem}-landscape.png"))
+            page.set_viewport_size(PORTRAIT)
 
 
 @pytest.fixture

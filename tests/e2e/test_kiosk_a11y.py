@@ -12,19 +12,15 @@ from sqlalchemy import select
 
 from kiosk import service_requests as sr
 from kiosk.models import Account, Office
-
-from tests.e2e.conftest import LANDSCAPE, PORTRAIT, axe_violations, describe
+from tests.e2e.conftest import preload_axe
 
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "vi": "Tiếng Việt"}
 
 
 def check(page, shots, name: str) -> None:
-    """axe in both orientations, and screenshots."""
-    page.set_viewport_size(LANDSCAPE)
-    violations = axe_violations(page)
-    assert not violations, f"{name} (landscape) at {page.url}:\n{describe(violations)}"
-    page.set_viewport_size(PORTRAIT)
-    shots(page, name, axe=True)
+    """axe and screenshots: portrait in every language, landscape too in English (the
+    layout does not change with the language; the flow tests shoot both orientations)."""
+    shots(page, name, axe=True, landscape=page.evaluate("document.documentElement.lang") == "en")
 
 
 def sizes_ok(page) -> None:
@@ -36,7 +32,8 @@ def sizes_ok(page) -> None:
           if (el.closest('[hidden], dialog:not([open])') || el.type === 'hidden') continue;
           const r = el.getBoundingClientRect();
           if (r.width === 0 && r.height === 0) continue;
-          if (el.type !== 'radio' && (r.width < 48 || r.height < 48)) bad.push('target ' + el.outerHTML.slice(0, 80));
+          if (el.type !== 'radio' && (r.width < 48 || r.height < 48))
+            bad.push('target ' + el.outerHTML.slice(0, 80));
         }
         const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
         while (walker.nextNode()) {
@@ -58,6 +55,7 @@ def test_every_screen_is_accessible(
     lang, kiosk_page, make_account, shots, sessions, test_card, live_server
 ):
     page = kiosk_page
+    preload_axe(page)
     number, line = make_account(house_number=77, street_name="MAIN", past_due_cents=1000)
     make_account(house_number=77, street_name="MAINE")
     with sessions() as s:
@@ -80,7 +78,6 @@ def test_every_screen_is_accessible(
         "/kiosk/find/number",
         "/kiosk/find/address",
         "/kiosk/find/not-found",
-        "/kiosk/find/not-found?many=1",
         "/kiosk/questions",
         "/kiosk/questions/carts",
         "/kiosk/questions/pickup-day",
@@ -132,7 +129,6 @@ def test_every_screen_is_accessible(
     check(page, shots, "pay-waiting")
     page.locator("#pay-cancel").click()
     page.wait_for_url(re.compile("/kiosk/account$"))
-    check(page, shots, "pay-canceled")
     test_card("insufficient_funds")
     page.locator("form[action$='/pay/due'] button").click()
     expect(page.locator('[data-state="declined"]')).to_be_visible()
@@ -151,5 +147,5 @@ def test_every_screen_is_accessible(
     check(page, shots, "ticket-done")
     # the large-text / high-contrast switch
     page.locator(".display-switch button").click()
-    expect(page.locator("body.big")).to_have_count(1)
+    expect(page.locator("html.big")).to_have_count(1)
     check(page, shots, "ticket-done-large")

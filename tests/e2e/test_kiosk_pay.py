@@ -35,7 +35,9 @@ def test_scan_and_pay_approved_in_two_touches(kiosk_page, make_account, shots, s
     expect(page.get_by_text("Past due")).to_be_visible()
     shots(page, "account")
     page.get_by_role("button", name=re.compile(r"Pay \$84\.50")).click()  # touch 1
-    expect(page.get_by_role("heading", name="Thank you! Your payment was approved.")).to_be_visible()
+    expect(
+        page.get_by_role("heading", name="Thank you! Your payment was approved.")
+    ).to_be_visible()
     receipt = page.locator(".receipt-number").inner_text()
     assert re.match(r"^SA-\d{8}-\d{4}$", receipt), receipt
     shots(page, "approved")
@@ -53,7 +55,6 @@ def test_scan_and_pay_approved_in_two_touches(kiosk_page, make_account, shots, s
     expect(page.get_by_text("a***@example.com")).to_be_visible()
     with sessions() as s:
         assert s.scalar(select(Payment.email).where(Payment.id == payment.id)) == "ana@example.com"
-
 
 
 def _find_by_keypad(page, number: str, find_label: str, submit: str) -> None:

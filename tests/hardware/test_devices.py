@@ -137,18 +137,19 @@ def test_send_job_delivers_the_bytes_after_the_status_check(loopback):
     assert send_job(printer.url, b"RECEIPT\x1dV\x00") is PrinterStatus.PAPER_LOW
     printer.wait_closed(1)
     assert printer.received.startswith(b"\x10\x04\x01\x10\x04\x02\x10\x04\x04")
-    assert printer.received.endswith(b"RECEIPT\x1dV\x00")
+    # the job, then one real-time status request confirming the printer read all of it
+    assert printer.received.endswith(b"RECEIPT\x1dV\x00\x10\x04\x01")
 
 
 def test_drawer_kick_goes_through_the_printer(loopback):
     printer = loopback(ONLINE)
     open_drawer(printer.url)
     printer.wait_closed(1)
-    assert printer.received.endswith(b"\x1bp\x00\x19\xfa")
+    assert printer.received.endswith(b"\x1bp\x00\x19\xfa\x10\x04\x01")
     pin5 = loopback(ONLINE)
     open_drawer(pin5.url + "&drawer_pin=5")
     pin5.wait_closed(1)
-    assert pin5.received.endswith(b"\x1bp\x01\x19\xfa")
+    assert pin5.received.endswith(b"\x1bp\x01\x19\xfa\x10\x04\x01")
 
 
 def test_file_printer_takes_the_job(tmp_path):

@@ -31,6 +31,7 @@ from kiosk.demo import (
     KIOSK_STATION,
     OutboxWorker,
     _account_rows,
+    names,
     seed_demo,
     streets,
 )
@@ -84,6 +85,17 @@ def test_seed_creates_a_believable_mix(session):
     assert {a.street_name for a in accounts} <= {s.name for s in streets()}
     assert len({a.street_name for a in accounts}) > 30
     assert len({a.number for a in accounts}) == 500
+    pool = names()
+    residents = [a for a in accounts if a.kind == "residential"]
+    assert all("gal" in a.services and "bin" not in a.services for a in residents)
+    assert all("bin" in a.services for a in accounts if a.kind == "commercial")
+    families = Counter(
+        group
+        for a in residents
+        for group in ("hispanic", "vietnamese")
+        if a.name.split()[-1] in pool[group]["family"]
+    )
+    assert families["hispanic"] > 200 and families["vietnamese"] > 40, families
 
     bills_by_account: dict[int, list[Bill]] = {}
     for bill in session.scalars(select(Bill).order_by(Bill.due_date)):
@@ -131,7 +143,9 @@ def test_seed_adds_demo_staff_and_stations(session):
     assert stations[KIOSK_STATION].kind == "kiosk"
     for name in COUNTER_STATIONS:
         assert stations[name].kind == "counter"
-        assert (stations[name].printer_url, stations[name].reader_id) == ("preview://", "simulated")
+        assert stations[name].printer_url == "preview://"
+        assert stations[name].reader_id.startswith("simulated-")
+    assert len({s.reader_id for s in stations.values()}) == len(stations)
 
 
 def test_seed_is_deterministic_and_runs_once(session, tmp_path):

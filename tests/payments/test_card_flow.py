@@ -198,3 +198,89 @@ def test_simulated_refunds_are_idempotent_and_bounded(session, world):
     assert reader.refund(p.id, "k3", p.processor_intent_id, 2000).status == "succeeded"
     with pytest.raises(GatewayError):
         reader.refund("nope", "k4", "x", 1)
+
+
+def test_two_card_payments_for_the_same_bill_both_succeed_without_overpaying_it(session, world):
+    bill = world.bills[0]
+    first = service.create_payment(
+        session, command(world, 6000, tender("card", 6000), bill_ids=(bill.id,))
+    ).payment
+    second = service.create_payment(
+        session,
+        command(world, 6000, tender("card", 6000), bill_ids=(bill.id,), confirm_duplicate=True),
+    ).payment
+    reader = SimulatedReader(session)
+    for p in (first, second):
+        service.start_card(session, p, reader, reader_id=READER, actor="k")
+    for p in (first, second):
+        service.refresh_card(session, p, reader, actor="k")
+    session.commit()
+    assert first.status == second.status == "succeeded"
+    assert [(a.bill_id, a.amount_cents) for a in first.allocations] == [(bill.id, 6000)]
+    # the named bill was paid meanwhile: the second goes to the next bill, the rest is credit
+    assert [(a.bill_id, a.amount_cents) for a in second.allocations] == [(world.bills[1].id, 4000)]
+    session.expire_all()
+    assert session.get(Account, world.account.id).balance_cents == 10000 - 12000
+
+
+def test_card_is_charged_its_tender_including_the_fee_and_voided_in_full(session, world):
+    from payments.rules import PaymentRules
+    from payments.simulated import SimulatedAttempt
+
+    rules = PaymentRules(card_fee_cents=195)
+    p = service.create_payment(session, command(world, 5000, tender("card", 5195)), rules).payment
+    reader = SimulatedReader(session)
+    service.start_card(session, p, reader, reader_id=READER, actor="k")
+    service.refresh_card(session, p, reader, actor="k")
+    attempt = session.get(SimulatedAttempt, p.processor_intent_id)
+    assert attempt.amount_cents == 5195
+    assert p.status == "succeeded" and p.amount_cents == 5000
+    service.void_payment(session, p, supervisor_id=world.supervisor.id, actor="s", gateway=reader)
+    assert p.status == "voided"
+    assert reader.refund(p.id, "again", p.processor_intent_id, 1).status == "failed"
+
+
+def test_card_results_and_cash_payments_at_once_neither_deadlock_nor_leave_gaps(
+    sessions, session, world
+):
+    import threading
+
+    from payments.models import Payment
+
+    cards = []
+    for i in range(6):
+        p = service.create_payment(
+            session, command(world, 700 + i, tender("card", 700 + i))
+        ).payment
+        service.start_card(session, p, SimulatedReader(session), reader_id=READER, actor="k")
+        cards.append(p.id)
+    session.commit()
+    errors, barrier = [], threading.Barrier(12)
+
+    def work(i):
+        s = sessions()
+        try:
+            barrier.wait()
+            if i < 6:
+                p = service.get_payment(s, cards[i], lock=True)
+                service.refresh_card(s, p, SimulatedReader(s), actor="webhook")
+            else:
+                service.create_payment(s, command(world, 900 + i))
+            s.commit()
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    session.expire_all()
+    seqs = sorted(session.scalars(select(Payment.receipt_seq)).all())
+    assert seqs == list(range(1, 13))
+    paid = sum(session.scalars(select(Payment.amount_cents)).all())
+    assert session.get(Account, world.account.id).balance_cents == 10000 - paid
+    assert audit.verify(session).intact

@@ -15,7 +15,6 @@ from payments.models import Payment, PaymentAllocation, ReceiptSequence, TenderL
 from payments.outbox import OutboxMessage
 from payments.posting import CIS_PAYMENT_TOPIC
 from payments.rules import PaymentRules
-from payments.service import Conflict, NotFound, ValidationError
 from tests import factories
 from tests.payments.conftest import command, make_world, tender
 

@@ -188,17 +188,11 @@ def test_card_refund_goes_through_the_gateway_up_to_the_card_part(session, world
     session.commit()
     kw = {"supervisor_id": world.supervisor.id, "actor": "s", "now": NEXT_WEEK}
     with pytest.raises(service.ValidationError) as err:
-        service.refund_payment(
-            session, p, amount_cents=6000, refund_key="a", gateway=reader, **kw
-        )
+        service.refund_payment(session, p, amount_cents=6000, refund_key="a", gateway=reader, **kw)
     assert err.value.code == "refund_exceeds_card"
-    r = service.refund_payment(
-        session, p, amount_cents=5000, refund_key="b", gateway=reader, **kw
-    )
+    r = service.refund_payment(session, p, amount_cents=5000, refund_key="b", gateway=reader, **kw)
     assert r.kind == "card" and r.processor_refund_id.startswith("sim_re_")
-    cash = service.refund_payment(
-        session, p, amount_cents=2000, refund_key="c", kind="cash", **kw
-    )
+    cash = service.refund_payment(session, p, amount_cents=2000, refund_key="c", kind="cash", **kw)
     session.commit()
     assert cash.kind == "cash" and p.status == "refunded"
     assert session.get(Payment, p.id).refunded_cents == 7000

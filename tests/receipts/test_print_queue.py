@@ -241,3 +241,59 @@ def test_station_printer_status_for_the_kiosk_check(session, shop, printer):
     assert receipting.station_printer_status(shop.kiosk).value == "online"
     printer.fault("paper-out")
     assert receipting.station_printer_status(shop.kiosk).value == "paper_out"
+
+
+def test_queue_ticket_prints_at_the_kiosk(session, sessions, shop, printer, handlers):
+    from kiosk.models import QueueTicket
+
+    ticket = QueueTicket(
+        office_id=shop.office.id,
+        business_date=dt.date(2026, 11, 23),
+        number="B012",
+        service="billing",
+        language="es",
+        station_id=shop.kiosk.id,
+    )
+    session.add(ticket)
+    session.flush()
+    before = len(printer.receipts())
+    message = receipting.enqueue_ticket(session, ticket, estimated_wait_minutes=12)
+    assert message.key == "ticket:SA:2026-11-23:B012"
+    session.commit()
+    assert deliver(sessions, handlers).delivered == 1
+    found = printer.wait_for_receipts(before + 1)
+    text = printer.text(found[0]["id"])
+    assert "SU NÚMERO" in text and "B012" in text
+    assert "Facturación y pagos" in text and "aprox. 12 min" in text
+
+
+def test_counter_sees_printer_problems_and_print_now(session, sessions, shop, printer, tmp_path):
+    printer.fault("cover-open")
+    payment = pay(session, shop, 1000)
+    config = {"INSTANCE_PATH": str(tmp_path / "instance")}
+    receipting.print_now(sessions, config).join()
+    [problem] = receipting.print_problems(session, shop.office.id)
+    session.commit()
+    assert problem["key"] == f"{payment.receipt_number}:copy1"
+    assert "cover_open" in problem["last_error"] and problem["attempts"] == 1
+
+    printer.fault("cover-open", False)
+    before = len(printer.receipts())
+    second = pay(session, shop, 1200)
+    receipting.print_now(sessions, config).join()  # the new job goes out at once
+    found = printer.wait_for_receipts(before + 1)
+    assert second.receipt_number in printer.text(found[0]["id"])
+
+
+def test_print_journal_forgets_old_keys(tmp_path):
+    import os
+
+    from receipts.printing import PrintJournal
+
+    journal = PrintJournal(tmp_path / "journal")
+    journal.mark("SA-20261123-0001:copy1", "printed")
+    journal.mark("SA-20261123-0002:copy1", "printed")
+    old = journal._path("SA-20261123-0001:copy1")
+    os.utime(old, (0, 0))
+    assert journal.prune() == 1
+    assert not journal.seen("SA-20261123-0001:copy1") and journal.seen("SA-20261123-0002:copy1")

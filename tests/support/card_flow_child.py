@@ -1,6 +1,6 @@
 """One kiosk card payment, run as a separate process so a test can SIGKILL it at any step.
 
-    python -m tests.support.card_flow_child DATABASE_URL API_BASE PAYMENT_ID READER PORT
+    python -m tests.support.card_flow_child DATABASE_URL API_BASE PAYMENT_ID READER INSTANCE PORT
 
 or ``run(...)`` as the target of a ``multiprocessing`` forkserver process (imports paid once).
 
@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 
 import stripe
 from werkzeug.serving import make_server
@@ -48,12 +49,21 @@ def _import_everything() -> None:
 _import_everything()
 
 
-def main(database_url: str, api_base: str, payment_id: str, reader: str, port: int) -> int:
+def main(
+    database_url: str,
+    api_base: str,
+    payment_id: str,
+    reader: str,
+    instance: str,
+    *,
+    port: int = 0,
+    listening: Callable[[int], None] | None = None,
+) -> int:
     app = create_app(
         {
             "ENV_NAME": "test",
             "DATABASE_URL": database_url,
-            "INSTANCE_PATH": tempfile.mkdtemp(prefix="payoffice-child-"),
+            "INSTANCE_PATH": instance,
             "SECRET_KEY": "child",
             "CARD_GATEWAY": "stripe",
             "STRIPE_SECRET_KEY": API_KEY,
@@ -63,6 +73,8 @@ def main(database_url: str, api_base: str, payment_id: str, reader: str, port: i
     )
     server = make_server("127.0.0.1", port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    if listening is not None:
+        listening(server.server_port)  # the test points the reader's webhooks here
     sessions = app.extensions["payoffice.db"].sessions
     gateway = app.extensions[GATEWAY_FACTORY](None)
 
@@ -93,17 +105,22 @@ def main(database_url: str, api_base: str, payment_id: str, reader: str, port: i
     return 0
 
 
-def run(
-    database_url: str, api_base: str, payment_id: str, reader: str, port: int, crash_at: str | None
-) -> None:
-    """Process target: crash at ``crash_at`` (or nowhere), exit code 0 when settled."""
+def run(args: tuple[str, str, str, str, str], crash_at: str | None, ports, go) -> None:
+    """Process target: report the webhook port on ``ports``, wait for ``go``, then run the
+    flow, crashing at ``crash_at`` (or nowhere). Exit code 0 when the payment is settled."""
     if crash_at:
         os.environ[crashpoints.ENV] = crash_at
     else:
         os.environ.pop(crashpoints.ENV, None)
-    sys.exit(main(database_url, api_base, payment_id, reader, port))
+
+    def listening(port: int) -> None:
+        ports.put(port)
+        if not go.wait(60):
+            raise SystemExit("the test never said go")
+
+    sys.exit(main(*args, listening=listening))
 
 
 if __name__ == "__main__":
-    url, base, pid, reader_id, port_text = sys.argv[1:6]
-    sys.exit(main(url, base, pid, reader_id, int(port_text)))
+    url, base, pid, reader_id, instance_dir, port_text = sys.argv[1:7]
+    sys.exit(main(url, base, pid, reader_id, instance_dir, port=int(port_text)))

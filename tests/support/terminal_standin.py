@@ -232,8 +232,10 @@ class TerminalStandIn:
         intent["latest_charge"] = (intent.get("latest_charge") or {}).get("id")  # as Stripe sends
         ok = action["status"] == "succeeded"
         events = [
-            ("terminal.reader.action_succeeded" if ok else "terminal.reader.action_failed",
-             reader.export()),
+            (
+                "terminal.reader.action_succeeded" if ok else "terminal.reader.action_failed",
+                reader.export(),
+            ),
             ("payment_intent.succeeded" if ok else "payment_intent.payment_failed", intent),
         ]
         url = self.webhook_urls.get(reader_id, self.webhook_url)
@@ -272,7 +274,7 @@ class TerminalStandIn:
                     ) as r:
                         await r.read()
                         self.deliveries.append(Delivery(event_type, r.status))
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     self.deliveries.append(Delivery(event_type, None))
 
     # -- the proxy to localstripe -----------------------------------------------------------

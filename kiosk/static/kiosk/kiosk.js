@@ -52,7 +52,12 @@
   var onStart = location.pathname === body.dataset.startUrl;
   var idleTimer = null, countTimer = null, left = warnS;
 
+  var beforeEnd = function () { return Promise.resolve(); };
+
   function endVisit() {
+    beforeEnd().catch(function () {}).then(postEnd);
+  }
+  function postEnd() {
     var form = new FormData();
     form.append("csrf_token", csrf);
     form.append("reason", "idle");
@@ -120,6 +125,12 @@
     var d = body.dataset, paymentId = null, stopped = false;
     var amount = parseInt(d.amount, 10);
     var cancelForm = document.querySelector(".cancel-form");
+    // Leaving on the idle timeout: release the reader first (Cancel does the same).
+    beforeEnd = function () {
+      if (!paymentId || stopped) return Promise.resolve();
+      stopped = true;
+      return api("POST", d.payUrl + "/" + paymentId + "/cancel", null, { "Idempotency-Key": d.key + "-cancel" });
+    };
     cancelForm.addEventListener("submit", function (ev) {
       if (!paymentId || stopped) return;
       ev.preventDefault();

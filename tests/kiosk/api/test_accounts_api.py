@@ -128,43 +128,38 @@ def test_anonymous_is_refused(client, accounts):
     _error(client.get("/api/v1/accounts/100200"), 401, "unauthenticated")
 
 
-@pytest.mark.parametrize(
-    ("query", "code"),
-    [
-        ("", "empty"),
-        ("%20%20", "empty"),
-        ("br", "too_short"),
-        ("x" * 200, "too_long"),
-        ("bristol%3Bdrop", "bad_characters"),
-        ("1" * 25, "bad_length"),
-    ],
-)
-def test_bad_queries_are_400(kiosk_client, accounts, query, code):
-    _error(kiosk_client.get(f"/api/v1/accounts?q={query}"), 400, code)
+BAD_REQUESTS = [
+    ("/api/v1/accounts", "empty"),
+    ("/api/v1/accounts?q=", "empty"),
+    ("/api/v1/accounts?q=%20%20", "empty"),
+    ("/api/v1/accounts?q=br", "too_short"),
+    ("/api/v1/accounts?q=1234%20apt%205", "too_short"),
+    ("/api/v1/accounts?q=" + "x" * 200, "too_long"),
+    ("/api/v1/accounts?q=bristol%3Bdrop", "bad_characters"),
+    ("/api/v1/accounts?q=" + "1" * 25, "bad_length"),
+    ("/api/v1/accounts?q=1234567%20bristol", "bad_house_number"),
+    ("/api/v1/accounts?q=bristol&limit=0", "bad_limit"),
+    ("/api/v1/accounts?q=bristol&limit=51", "bad_limit"),
+    ("/api/v1/accounts?q=bristol&limit=ten", "bad_limit"),
+    ("/api/v1/accounts?q=bristol&limit=-1", "bad_limit"),
+    ("/api/v1/accounts?q=bristol&limit=1.5", "bad_limit"),
+    ("/api/v1/accounts/12ab", "bad_number"),
+    ("/api/v1/accounts/" + "1" * 21, "bad_number"),
+    ("/api/v1/accounts/%20", "bad_number"),
+]
 
 
-def test_missing_q_is_400(kiosk_client, accounts):
-    _error(kiosk_client.get("/api/v1/accounts"), 400, "empty")
+def test_bad_input_is_a_clear_400(kiosk_client, accounts):
+    # One test for all of them: each case would otherwise pay for a new app and kiosk.
+    for url, code in BAD_REQUESTS:
+        _error(kiosk_client.get(url), 400, code)
 
 
 def test_bad_scanline_check_digit_is_400(kiosk_client, accounts):
     digits = scanline.compose("100200", "2611000001", 4450)
     wrong = digits[:-1] + str((int(digits[-1]) + 3) % 10)
     _error(kiosk_client.get(f"/api/v1/accounts?q={wrong}"), 400, "bad_check_digit")
-
-
-@pytest.mark.parametrize("limit", ["0", "51", "ten", "-1", "1.5"])
-def test_bad_limit_is_400(kiosk_client, accounts, limit):
-    _error(kiosk_client.get(f"/api/v1/accounts?q=bristol&limit={limit}"), 400, "bad_limit")
-
-
-def test_unknown_account_is_404(kiosk_client, accounts):
     _error(kiosk_client.get("/api/v1/accounts/424242"), 404, "account_not_found")
-
-
-@pytest.mark.parametrize("number", ["12ab", "1" * 21, "%20"])
-def test_malformed_account_number_is_400(kiosk_client, accounts, number):
-    _error(kiosk_client.get(f"/api/v1/accounts/{number}"), 400, "bad_number")
 
 
 def _second_kiosk(app, sessions, office):

@@ -22,19 +22,9 @@ from payments.posting import CIS_PAYMENT_TOPIC
 from payments.simulated import set_test_card
 from tests import factories
 from tests.conftest import csrf_token, login
+from tests.support.security import cheap_argon2  # noqa: F401  (autouse)
 
 TOKEN_PAGE = "/pair"  # a public page that carries the CSRF meta tag for any caller
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch):
-    """Real argon2, with the cheapest parameters: these tests sign in many staff users and
-    the production cost is slow on purpose."""
-    from argon2 import PasswordHasher
-
-    from kiosk import staff
-
-    monkeypatch.setattr(staff, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture

@@ -193,7 +193,18 @@ def test_good_file_imports_accounts_and_bills(session, tmp_path):
     assert details["accounts"] == 4 and details["bills"] == 4
 
 
-def test_second_import_updates_in_place(session, tmp_path):
+def index_names(session) -> set[str]:
+    from sqlalchemy import inspect
+
+    insp = inspect(session.connection())
+    return {i["name"] for t in ("accounts", "bills") for i in insp.get_indexes(t)}
+
+
+@pytest.mark.parametrize("rebuild_indexes", [False, True], ids=["row-by-row", "rebuild"])
+def test_second_import_updates_in_place(session, tmp_path, monkeypatch, rebuild_indexes):
+    if rebuild_indexes:  # the big-file path: plain indexes dropped and built again
+        monkeypatch.setattr("kiosk.cis.importer.REBUILD_INDEXES_BYTES", 0)
+    indexes = index_names(session)
     import_accounts(session, write(tmp_path / "one.csv", good_rows()))
     session.commit()
     first_id = session.scalar(select(Account.id).where(Account.number == "1000001"))
@@ -219,6 +230,7 @@ def test_second_import_updates_in_place(session, tmp_path):
     closed = session.scalar(select(Bill).where(Bill.number == "2610000003"))
     assert closed.open_cents == 0
     assert session.scalar(select(func.count()).select_from(AuditEvent)) == 2
+    assert index_names(session) == indexes and "ix_accounts_street_house" in indexes
 
 
 def bad_rows():
@@ -273,9 +285,14 @@ def test_bad_file_is_refused_whole_with_line_numbers(session, tmp_path):
     assert session.scalar(select(func.count()).select_from(AuditEvent)) == 0
 
 
-def test_bad_file_leaves_existing_data_unchanged(session, tmp_path):
+def test_bad_file_leaves_existing_data_unchanged(session, tmp_path, monkeypatch):
     import_accounts(session, write(tmp_path / "one.csv", good_rows()))
     session.commit()
+    # write in chunks of one row, so rows before the bad one are already written when it
+    # is found: they must be rolled back
+    monkeypatch.setattr("kiosk.cis.importer.CHUNK", 1)
+    monkeypatch.setattr("kiosk.cis.importer.REBUILD_INDEXES_BYTES", 0)
+    indexes = index_names(session)
     rows = good_rows()
     rows[0]["balance_cents"] = "1"  # would change if imported
     rows[3]["bill_amount_cents"] = "-5"
@@ -286,6 +303,7 @@ def test_bad_file_leaves_existing_data_unchanged(session, tmp_path):
     a = session.scalar(select(Account).where(Account.number == "1000001"))
     assert a.balance_cents == 8450
     assert counts(session) == (4, 4)
+    assert index_names(session) == indexes
 
 
 @pytest.mark.parametrize(
@@ -428,3 +446,18 @@ def test_cis_status_lists_failing_deliveries(app, sessions):
     assert "failing: cis.payment p1 attempts=3: CisRefused: REFUSED by CIS: HTTP 422" in (
         result.output
     )
+
+
+@given(st.integers(1, 9_999_999_999), st.integers(1, 9_999_999_999), st.integers(0, 999_999_999))
+def test_fast_path_scanline_matches_hardware_scanline(account, bill, amount):
+    from kiosk.cis.importer import _Checker
+
+    fields = row(
+        account_number=str(account),
+        bill_number=str(bill),
+        bill_amount_cents=str(amount),
+        bill_open_cents=str(amount),
+    )
+    checked = _Checker(5).fast(tuple(fields[c] for c in COLUMNS))
+    assert checked is not None
+    assert checked[1][-1] == scanline.compose(str(account), str(bill), amount)

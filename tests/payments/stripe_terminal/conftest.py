@@ -1,29 +1,34 @@
 """Fixtures for the Stripe tests: localstripe and the Terminal reader stand-in on one loopback
 HTTP front (started once per run, emptied per test), a ``StripeTerminal`` gateway aimed at it,
-and helpers to make a card payment. Import the fixtures you use into the test module."""
+the app wired to it, and helpers to make a card payment."""
 
 from __future__ import annotations
 
+import atexit
 import threading
 
 import pytest
 from werkzeug.serving import make_server
 
-from payments import service
 from payments.stripe_terminal import StripeTerminal
-from tests.payments.conftest import command, tender
+from tests.payments.stripe_terminal.helpers import API_KEY, WEBHOOK_SECRET
 from tests.support import terminal_standin
 
-READER = "tmr_lobby_kiosk"
-WEBHOOK_SECRET = "whsec_test_" + "0" * 24
-API_KEY = "sk_test_payoffice"
+_shared: list[terminal_standin.TerminalStandIn] = []
+
+
+def _shared_standin() -> terminal_standin.TerminalStandIn:
+    """One server per test process: localstripe's app object can be served only once."""
+    if not _shared:
+        standin = terminal_standin.start()
+        atexit.register(standin.loop.stop)
+        _shared.append(standin)
+    return _shared[0]
 
 
 @pytest.fixture(scope="session")
 def _standin_server():
-    standin = terminal_standin.start()
-    yield standin
-    standin.loop.stop()
+    return _shared_standin()
 
 
 @pytest.fixture
@@ -37,23 +42,6 @@ def standin(_standin_server):
 @pytest.fixture
 def gateway(standin) -> StripeTerminal:
     return StripeTerminal(API_KEY, api_base=standin.url, max_network_retries=0)
-
-
-def card_payment(session, world, cents: int = 5_000, **kw):
-    """A committed card payment in ``created``, waiting to be handed to the reader."""
-    outcome = service.create_payment(session, command(world, cents, tender("card", cents), **kw))
-    session.commit()
-    return outcome.payment
-
-
-def start(session, payment, gateway, reader: str = READER, *, close: bool = False):
-    """Hand the payment to the reader and commit. ``close`` ends the session afterwards, so a
-    test's own session never holds SQLite's write lock while the app works."""
-    service.start_card(session, payment, gateway, reader_id=reader, actor="kiosk:1")
-    session.commit()
-    if close:
-        session.close()
-    return payment
 
 
 @pytest.fixture

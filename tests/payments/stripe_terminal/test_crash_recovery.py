@@ -16,14 +16,8 @@ from payments import audit, recovery
 from payments.db import utcnow
 from payments.models import Payment
 from payments.models import PaymentStatus as S
-from tests.payments.stripe_fixtures import (  # noqa: F401 - fixtures
-    _standin_server,
-    card_payment,
-    gateway,
-    standin,
-)
+from tests.payments.stripe_terminal.helpers import card_payment
 from tests.support import card_flow_child
-from tests.support.localstripe_server import free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore:Bare functions are deprecated")
 
@@ -50,45 +44,53 @@ def processes():
     return ctx
 
 
-def spawn(processes, standin, database_url, payment_id, reader, crash_at):
-    """Start the card flow for one payment; the reader's webhooks go to that child."""
-    port = free_port()
-    standin.webhook_urls[reader] = f"http://127.0.0.1:{port}/webhooks/stripe"
-    proc = processes.Process(
-        target=card_flow_child.run,
-        args=(database_url, standin.url, payment_id, reader, port, crash_at),
-    )
-    proc.start()
-    return proc
+class Child:
+    """The card flow for one payment in its own process; the reader's webhooks go to it."""
 
+    def __init__(self, processes, tmp_path, database_url, api_base, payment_id, reader, crash_at):
+        self.reader = reader
+        self.ports, self.go = processes.Queue(), processes.Event()
+        args = (database_url, api_base, payment_id, reader, str(tmp_path / f"inst-{reader}"))
+        self.proc = processes.Process(
+            target=card_flow_child.run, args=(args, crash_at, self.ports, self.go)
+        )
+        self.proc.start()
 
-def finish(proc) -> int:
-    proc.join(timeout=90)
-    if proc.exitcode is None:
-        proc.kill()
-        proc.join()
-    return proc.exitcode
+    def connect(self, standin) -> None:
+        """Point the reader's webhooks at the child's server, then let it start paying."""
+        port = self.ports.get(timeout=90)
+        standin.webhook_urls[self.reader] = f"http://127.0.0.1:{port}/webhooks/stripe"
+        self.go.set()
+
+    def finish(self) -> int:
+        self.proc.join(timeout=90)
+        if self.proc.exitcode is None:
+            self.proc.kill()
+            self.proc.join()
+        return self.proc.exitcode
 
 
 def test_kill_at_every_step_then_one_sweep(
-    processes, database_url, session, sessions, world, standin, gateway
+    processes, tmp_path, database_url, session, sessions, world, standin, gateway
 ):
     payments = {
         point: card_payment(session, world, 1_000 + n) for n, point in enumerate(CRASH_POINTS)
     }
     session.close()
     # One reader per child; the stand-in sends each reader's webhooks to its child's port.
-    children = {}
-    for n, (point, payment) in enumerate(payments.items()):
-        reader = f"tmr_crash_{n}"
-        children[point] = spawn(processes, standin, database_url, payment.id, reader, point)
+    children = {
+        point: Child(processes, tmp_path, database_url, standin.url, p.id, f"tmr_{n}", point)
+        for n, (point, p) in enumerate(payments.items())
+    }
+    for child in children.values():
+        child.connect(standin)
 
-    for point, proc in children.items():
+    for point, child in children.items():
         expected = 0 if point is None else -signal.SIGKILL
-        assert finish(proc) == expected, f"{point}: exit code {proc.exitcode}"
+        assert child.finish() == expected, f"{point}: exit code {child.proc.exitcode}"
 
     report = recovery.sweep(sessions, gateway, now=utcnow(), abandon_after=dt.timedelta(0))
-    assert report.errors == 0, report
+    assert report.errors == 0 and report.unmatched == 0, report
 
     intents = standin.intents()
     with sessions() as s:
@@ -121,14 +123,15 @@ def test_kill_at_every_step_then_one_sweep(
 
 
 def test_retry_after_crash_reuses_the_intent(
-    processes, database_url, session, sessions, world, standin
+    processes, tmp_path, database_url, session, sessions, world, standin
 ):
     """The kiosk retries the same payment after a crash: still one intent and one charge."""
     payment = card_payment(session, world, 2_500)
     session.close()
-    args = (processes, standin, database_url, payment.id, "tmr_retry")
-    assert finish(spawn(*args, "card.after_handoff")) == -signal.SIGKILL
-    assert finish(spawn(*args, None)) == 0
+    for crash_at in ("card.after_handoff", None):
+        child = Child(processes, tmp_path, database_url, standin.url, payment.id, "tmr_r", crash_at)
+        child.connect(standin)
+        assert child.finish() == (-signal.SIGKILL if crash_at else 0)
     mine = [i for i in standin.intents() if i["metadata"].get("payment_id") == payment.id]
     assert len(mine) == 1 and mine[0]["status"] == "succeeded"
     with sessions() as s:

@@ -17,15 +17,7 @@ from payments.gateway import CardRequest, GatewayError
 from payments.models import Payment
 from payments.models import PaymentStatus as S
 from tests.payments.conftest import command, tender
-from tests.payments.stripe_fixtures import (  # noqa: F401 - fixtures
-    API_KEY,
-    READER,
-    _standin_server,
-    card_payment,
-    gateway,
-    standin,
-    start,
-)
+from tests.payments.stripe_terminal.helpers import API_KEY, READER, card_payment, start
 from tests.support.terminal_standin import DECLINE_CARD
 
 pytestmark = pytest.mark.filterwarnings("ignore:Bare functions are deprecated")
@@ -173,3 +165,87 @@ def test_settle_unknown_payment_and_gateway_errors(sessions, gateway):
     assert recovery.settle_payment(sessions, "no-such-payment", gateway) == "unknown"
     with pytest.raises(GatewayError):
         gateway.poll("x", "pi_missing", None)
+
+
+def test_worker_task_settles_with_the_apps_gateway(
+    stripe_app, session, sessions, world, standin, gateway
+):
+    from kiosk.webhooks import recovery_task
+
+    payment = start(session, card_payment(session, world), gateway, close=True)
+    standin.present(READER)
+    report = recovery_task(stripe_app)()
+    assert report.outcomes == {"completed": 1}
+    assert fresh(sessions, payment.id).status == S.SUCCEEDED
+
+
+def test_worker_runs_the_sweep_at_start_up(sessions):
+    import threading
+
+    from kiosk.worker import run_worker
+
+    stop, ran = threading.Event(), []
+
+    def task():
+        ran.append(True)
+        stop.set()
+
+    run_worker(sessions, {}, interval=0.01, stop=stop, periodic=[(60.0, task)])
+    assert ran == [True]
+
+
+def test_simulated_reader_payments_are_swept_in_one_transaction(app, session, sessions, world):
+    from kiosk.webhooks import recovery_task
+    from payments.simulated import SimulatedReader
+
+    payment = card_payment(session, world)
+    service.start_card(session, payment, SimulatedReader(session), reader_id="sim-1", actor="k")
+    session.commit()
+    session.close()
+    report = recovery.sweep(sessions, SimulatedReader, abandon_after=dt.timedelta(0))
+    assert report.errors == 0 and report.checked == 1
+    assert fresh(sessions, payment.id).status in (S.SUCCEEDED, S.CANCELED, S.FAILED)
+    assert recovery_task(app) is not None
+
+
+def test_charge_without_a_payment_is_reported_once(sessions, standin, gateway):
+    gateway.start(CardRequest("ghost-payment", 1_500, READER, {}))  # its row never committed
+    standin.present(READER)
+    assert sweep(sessions, gateway).unmatched == 1
+    assert sweep(sessions, gateway).unmatched == 1  # still unmatched, audited once
+    with sessions() as s:
+        entries = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "card.unmatched_charge")
+        ).all()
+    assert len(entries) == 1 and json.loads(entries[0].details)["payment_id"] == "ghost-payment"
+
+
+def test_charge_for_a_canceled_payment_goes_to_staff(sessions, session, world, standin, gateway):
+    from payments import states
+
+    payment = start(session, card_payment(session, world), gateway)
+    states.transition(session, payment, S.CANCELED, actor="test")  # canceled without Stripe
+    session.commit()
+    session.close()
+    standin.present(READER)
+    assert sweep(sessions, gateway).unmatched == 1
+    flagged = fresh(sessions, payment.id)
+    assert flagged.needs_review and flagged.status == S.CANCELED
+
+
+def test_second_charge_for_a_completed_payment_goes_to_staff(
+    sessions, session, world, standin, gateway
+):
+    payment = start(session, card_payment(session, world), gateway, close=True)
+    standin.present(READER)
+    assert sweep(sessions, gateway).outcomes == {"completed": 1}
+    client = stripe.StripeClient(API_KEY, base_addresses={"api": standin.url})
+    again = client.v1.payment_intents.create(
+        {"amount": 5_000, "currency": "usd", "metadata": {"payment_id": payment.id}}
+    )
+    client.v1.terminal.readers.process_payment_intent("tmr_other", {"payment_intent": again.id})
+    standin.present("tmr_other")
+    report = sweep(sessions, gateway)
+    assert report.unmatched == 1
+    done = fresh(sessions, payment.id)
+    assert done.needs_review and done.status == S.SUCCEEDED

@@ -13,17 +13,7 @@ from sqlalchemy import func, select
 from payments.audit import AuditEvent
 from payments.models import Payment
 from payments.models import PaymentStatus as S
-from tests.payments.stripe_fixtures import (  # noqa: F401 - fixtures
-    READER,
-    WEBHOOK_SECRET,
-    _standin_server,
-    card_payment,
-    gateway,
-    live_app,
-    standin,
-    start,
-    stripe_app,
-)
+from tests.payments.stripe_terminal.helpers import READER, WEBHOOK_SECRET, card_payment, start
 from tests.support.terminal_standin import DECLINE_CARD
 
 pytestmark = pytest.mark.filterwarnings("ignore:Bare functions are deprecated")
@@ -168,3 +158,25 @@ def test_real_signed_delivery_from_the_reader(
     settled = fresh(sessions, payment.id)
     assert settled.status == status
     assert (settled.receipt_number is not None) == (status == S.SUCCEEDED)
+
+
+def test_stripe_configuration_wires_the_gateway(tmp_path):
+    from kiosk import create_app
+    from kiosk.config import ConfigError
+    from kiosk.webhooks import GATEWAY_FACTORY
+    from payments.stripe_terminal import StripeTerminal
+
+    base = {
+        "ENV_NAME": "test",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "INSTANCE_PATH": str(tmp_path),
+        "SECRET_KEY": "k",
+        "CARD_GATEWAY": "stripe",
+    }
+    with pytest.raises(ConfigError):
+        create_app(base)
+    app = create_app(
+        {**base, "STRIPE_SECRET_KEY": "sk_test_x", "STRIPE_API_BASE": "http://127.0.0.1:9"}
+    )
+    assert isinstance(app.extensions[GATEWAY_FACTORY](None), StripeTerminal)
+    app.extensions["payoffice.db"].engine.dispose()

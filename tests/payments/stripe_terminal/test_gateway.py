@@ -11,15 +11,7 @@ from payments import service
 from payments.gateway import CardRequest, CardStatus, GatewayError
 from payments.models import PaymentStatus as S
 from payments.stripe_terminal import StripeTerminal
-from tests.payments.stripe_fixtures import (  # noqa: F401 - fixtures
-    API_KEY,
-    READER,
-    _standin_server,
-    card_payment,
-    gateway,
-    standin,
-    start,
-)
+from tests.payments.stripe_terminal.helpers import API_KEY, READER, card_payment, start
 from tests.support.terminal_standin import DECLINE_CARD
 
 pytestmark = pytest.mark.filterwarnings("ignore:Bare functions are deprecated")
