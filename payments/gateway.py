@@ -10,7 +10,9 @@ never make a second charge.
 Refinements (backwards-compatible): ``CardResult.amount_cents`` and ``CardResult.payment_id``
 report what the processor holds, so the recovery sweep can spot an amount mismatch or an
 intent belonging to another payment. A gateway may also offer ``find_all(payment_id)`` (every
-attempt the processor knows for that payment), which the sweep uses to detect duplicates.
+attempt the processor knows for that payment), which the sweep uses to detect duplicates, and
+``recent_attempts()`` (every recent attempt of ours), which it uses to match each charge to
+exactly one payment (``payments.recovery.check_charges``).
 """
 
 from __future__ import annotations

@@ -257,6 +257,10 @@ def create_payment():
                     raise service.GatewayFailure(
                         "gateway_unavailable", "Card payments are not available right now."
                     )
+                # The payment must exist before any card is touched: if this process dies
+                # after the reader takes the card, the recovery sweep finds this row and
+                # completes it from the processor's state instead of flagging a stray charge.
+                session.commit()
                 service.start_card(
                     session, payment, gateway, reader_id=_reader_id(session), actor=command.actor
                 )
