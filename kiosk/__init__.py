@@ -41,6 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from kiosk import receipting
 
     receipting.register()  # after payment_hooks: receipts show the balance after payment
+    receipting.init_app(app)
     app.register_blueprint(home.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(customer.bp, url_prefix="/kiosk")

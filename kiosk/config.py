@@ -54,6 +54,7 @@ SETTINGS: dict[str, tuple[str, Any, Any]] = {
     "PAYOFFICE_CIS_ENDPOINT": ("CIS_ENDPOINT", str, None),
     "PAYOFFICE_CIS_TOKEN": ("CIS_TOKEN", str, None),
     "PAYOFFICE_CIS_TIMEOUT_SECONDS": ("CIS_TIMEOUT_SECONDS", _int, 10),
+    "PAYOFFICE_CIS_RETRIES": ("CIS_RETRIES", _int, 2),
     "PAYOFFICE_CIS_EXCHANGE_DIR": ("CIS_EXCHANGE_DIR", str, None),
     "PAYOFFICE_SMTP_HOST": ("SMTP_HOST", str, None),
     "PAYOFFICE_SMTP_PORT": ("SMTP_PORT", _int, 587),
@@ -61,6 +62,7 @@ SETTINGS: dict[str, tuple[str, Any, Any]] = {
     "PAYOFFICE_SMTP_PASSWORD": ("SMTP_PASSWORD", str, None),
     "PAYOFFICE_SMTP_STARTTLS": ("SMTP_STARTTLS", _bool, True),
     "PAYOFFICE_MAIL_FROM": ("MAIL_FROM", str, "receipts@payoffice.invalid"),
+    "PAYOFFICE_PRINT_IMMEDIATELY": ("PRINT_IMMEDIATELY", _bool, True),
     "PAYOFFICE_WORKER_INTERVAL_SECONDS": ("WORKER_INTERVAL_SECONDS", _int, 5),
     # Customer kiosk: idle timeout, then "Need more time?" for the warning period
     "PAYOFFICE_KIOSK_IDLE_SECONDS": ("KIOSK_IDLE_SECONDS", _int, 60),

@@ -118,7 +118,8 @@ def build_receipt_document(
     )
 
 
-def _print_messages(session: Session, number: str) -> list[OutboxMessage]:
+def print_jobs_for(session: Session, number: str) -> list[OutboxMessage]:
+    """Every print job of a receipt (first issue and reprints), oldest first."""
     return list(
         session.scalars(
             select(OutboxMessage)
@@ -132,7 +133,7 @@ def receipt_document(session: Session, payment: Payment, *, reprint: bool = Fals
     """The receipt as first issued (balance after payment as it was then), with today's
     void and refund marks. Falls back to building it from the records."""
     first = next(
-        (m for m in _print_messages(session, payment.receipt_number or "") if "document" in m.data),
+        (m for m in print_jobs_for(session, payment.receipt_number or "") if "document" in m.data),
         None,
     )
     if first is None:
@@ -230,6 +231,28 @@ def on_payment_succeeded(session: Session, payment: Payment, **_: object) -> Non
     if payment.channel == Channel.KIOSK and payment.email:
         copies = 0
     enqueue_receipt(session, payment, copies=copies, email=payment.email)
+    if copies:
+        session.info[_PRINT_AFTER_COMMIT] = True
+
+
+_PRINT_AFTER_COMMIT = "payoffice.print_after_commit"
+
+
+def init_app(app) -> None:
+    """Print right after the commit that made a receipt, instead of at the worker's next
+    poll (PAYOFFICE_PRINT_IMMEDIATELY). The worker still delivers anything this misses."""
+    from sqlalchemy import event
+
+    sessions = app.extensions["payoffice.db"].sessions
+
+    @event.listens_for(sessions, "after_commit")
+    def _print_after_commit(session: Session) -> None:
+        if session.info.pop(_PRINT_AFTER_COMMIT, False) and app.config["PRINT_IMMEDIATELY"]:
+            print_now(sessions, app.config)
+
+    @event.listens_for(sessions, "after_rollback")
+    def _forget(session: Session) -> None:
+        session.info.pop(_PRINT_AFTER_COMMIT, None)
 
 
 def register() -> None:

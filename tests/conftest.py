@@ -108,6 +108,8 @@ def app(engine, database_url, tmp_path):
             "DATABASE_URL": database_url,
             "INSTANCE_PATH": str(tmp_path / "instance"),
             "SECRET_KEY": "test-" + uuid.uuid4().hex,
+            # Tests deliver print jobs themselves; a background pass would race their checks.
+            "PRINT_IMMEDIATELY": False,
         }
     )
     yield application

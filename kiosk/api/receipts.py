@@ -186,7 +186,7 @@ def receipt_json(number: str):
             "last_error": m.last_error,
             "delivered_at": m.delivered_at.isoformat() if m.delivered_at else None,
         }
-        for m in receipting._print_messages(session, number)
+        for m in receipting.print_jobs_for(session, number)
         if m.topic == PRINT_TOPIC
     ]
     return jsonify(

@@ -149,3 +149,19 @@ def test_every_screen_is_accessible(
     page.locator(".display-switch button").click()
     expect(page.locator("html.big")).to_have_count(1)
     check(page, shots, "ticket-done-large")
+
+
+def test_the_axe_check_does_catch_problems(kiosk_page):
+    """Guard against a silently empty check: a button without a name must be reported."""
+    from tests.e2e.conftest import axe_violations
+
+    page = kiosk_page
+    page.goto("/kiosk/")
+    page.evaluate(
+        """() => {
+        const b = document.createElement('button');
+        document.querySelector('main').appendChild(b);
+      }"""
+    )
+    ids = {v["id"] for v in axe_violations(page)}
+    assert "button-name" in ids

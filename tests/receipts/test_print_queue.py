@@ -297,3 +297,20 @@ def test_print_journal_forgets_old_keys(tmp_path):
     os.utime(old, (0, 0))
     assert journal.prune() == 1
     assert not journal.seen("SA-20261123-0001:copy1") and journal.seen("SA-20261123-0002:copy1")
+
+
+def test_reprint_shows_the_receipt_as_issued_with_todays_marks(session, world):
+    from kiosk.models import Account
+
+    payment = pay(session, world, 8000, language="vi")
+    first = receipting.receipt_document(session, payment)
+    assert first.balance_after_cents == 4000 and first.cashier == "Ana R."
+    session.get(Account, world.account.id).balance_cents = 99_999  # the CIS moved on
+    session.get(Payment, payment.id).status = PaymentStatus.VOIDED
+    session.flush()
+    [job] = receipting.enqueue_receipt(session, payment, reprint=True)
+    session.commit()
+    doc = job.data["document"]
+    assert job.key == f"{payment.receipt_number}:reprint1:copy1"
+    assert doc["balance_after_cents"] == 4000 and doc["reprint"] and doc["voided"]
+    assert doc["language"] == "vi" and job.data["kick_drawer"] is False
