@@ -8,12 +8,14 @@ view (initials only, no phone or e-mail); signed-in staff get the full record.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, Select, bindparam, select
+from sqlalchemy import Dialect, Integer, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from hardware import scanline as scanlines
@@ -119,10 +121,48 @@ class LookupResult:
     scanline: scanlines.Scanline | None = None  # set when a bill barcode was read
 
 
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    """The account columns a detail screen shows (read with Core, not as an ORM object)."""
+
+    number: str
+    kind: str
+    name: str
+    house_number: int
+    street_dir: str | None
+    street_name: str
+    street_suffix: str | None
+    unit: str | None
+    city: str
+    zip_code: str
+    phone: str | None
+    email: str | None
+    pickup_day: str
+    services: str
+    balance_cents: int
+    past_due_cents: int
+    last_payment_cents: int | None
+    last_payment_date: dt.date | None
+
+    @property
+    def service_address(self) -> str:
+        return format_address(
+            self.house_number, self.street_dir, self.street_name, self.street_suffix, self.unit
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenBill:
+    number: str
+    due_date: dt.date
+    amount_cents: int
+    open_cents: int
+
+
 @dataclass
 class AccountDetail:
-    account: Account
-    open_bills: list[Bill]
+    account: AccountRecord
+    open_bills: list[OpenBill]
 
     @property
     def due_date(self) -> dt.date | None:
@@ -160,7 +200,7 @@ def find_accounts(session: Session, q: str, limit: int = 20) -> LookupResult:
                 f"a bill barcode has {scanlines.LENGTH}.",
             )
         return LookupResult("number", _by_numbers(session, _number_forms(compact)))
-    return _by_address(session, parse_address(text), limit)
+    return _by_address(session, _parse_address(text), limit)
 
 
 def get_account(session: Session, number: str) -> AccountDetail | None:
@@ -168,24 +208,24 @@ def get_account(session: Session, number: str) -> AccountDetail | None:
     number = (number or "").strip()
     if not number.isdigit() or len(number) > MAX_ACCOUNT_NUMBER_DIGITS:
         raise AccountLookupError("bad_number", "An account number is made of digits only.")
-    account = session.scalar(select(Account).where(Account.number.in_(_number_forms(number))))
-    if account is None:
+    conn = session.connection()
+    forms = _number_forms(number)
+    # Through SQLAlchemy's result processing: dates come back as dates on every database.
+    row = conn.execute(_ACCOUNT_DETAIL[len(forms)], _number_params(forms)).first()
+    if row is None:
         return None
-    bills = session.scalars(
-        select(Bill)
-        .where(Bill.account_id == account.id, Bill.open_cents > 0)
-        .order_by(Bill.due_date, Bill.number)
-    ).all()
-    return AccountDetail(account, list(bills))
+    bills = conn.execute(_OPEN_BILLS, {"account_id": row[0]})
+    return AccountDetail(AccountRecord(*row[1:]), [OpenBill(*b) for b in bills])
 
 
 def _normalize(q: object) -> str:
     if not isinstance(q, str):
         raise AccountLookupError("empty", EMPTY_MESSAGE)
-    # Accents are dropped ("Avenida Guadalupe" vs "AVENIDA GUADALUPE"): the CIS stores ASCII.
-    text = unicodedata.normalize("NFKD", q)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).upper()
-    text = " ".join(text.split())
+    if not q.isascii():
+        # Accents are dropped ("Avenida Guadalupe" vs "AVENIDA GUADALUPE"): the CIS stores ASCII.
+        q = unicodedata.normalize("NFKD", q)
+        q = "".join(ch for ch in q if not unicodedata.combining(ch))
+    text = " ".join(q.upper().split())
     if not text:
         raise AccountLookupError("empty", EMPTY_MESSAGE)
     if len(text) > MAX_QUERY_LENGTH:
@@ -207,8 +247,11 @@ def _number_forms(digits: str) -> list[str]:
 
 
 def _by_numbers(session: Session, numbers: list[str]) -> list[AccountSummary]:
-    padded = (numbers * len(_NUMBER_PARAMS))[: len(_NUMBER_PARAMS)]
-    return _fetch(session, _BY_NUMBERS, dict(zip(_NUMBER_PARAMS, padded, strict=True)))
+    return _fetch(session, _BY_NUMBERS[len(numbers)], _number_params(numbers))
+
+
+def _number_params(numbers: list[str]) -> dict[str, str]:
+    return dict(zip(_NUMBER_PARAMS, numbers, strict=False))
 
 
 def _by_scanline(session: Session, digits: str) -> LookupResult:
@@ -225,7 +268,10 @@ def _by_scanline(session: Session, digits: str) -> LookupResult:
 
 def parse_address(text: str) -> AddressQuery:
     """Split "1234 n bristol st apt 5" into house number, direction, street, suffix, unit."""
-    text = _normalize(text)
+    return _parse_address(_normalize(text))
+
+
+def _parse_address(text: str) -> AddressQuery:
     tokens = text.replace(",", " ").replace(".", " ").replace("#", " # ").split()
     unit = None
     for i, token in enumerate(tokens):
@@ -290,8 +336,10 @@ def _by_address(session: Session, query: AddressQuery, limit: int) -> LookupResu
 
 
 # Lookups run for every keypress on the kiosk, so their statements are built once (with bound
-# parameters) and run through Core on the session's connection: most of the cost of an
-# indexed lookup is otherwise spent building and caching the statement.
+# parameters), compiled once per database dialect, and run on the DBAPI cursor of the
+# session's connection (inside its transaction). Building, caching and executing a statement
+# through SQLAlchemy costs several times the indexed lookup itself; these rows are plain text
+# and integers, so SQLAlchemy's result processing has nothing to do for them.
 _T = Account.__table__
 _SUMMARY_COLUMNS = [
     _T.c[name]
@@ -306,13 +354,33 @@ _SUMMARY_COLUMNS = [
         "pickup_day",
     )
 ]
-# Three fixed parameters rather than an "expanding" IN list, which costs more per call than
-# the indexed lookup itself.
+# One statement per count of number forms (1-3) rather than an "expanding" IN list, which
+# costs more per call than the indexed lookup itself.
 _NUMBER_PARAMS = ("n0", "n1", "n2")
-_BY_NUMBERS = select(*_SUMMARY_COLUMNS).where(
-    _T.c.number.in_([bindparam(name) for name in _NUMBER_PARAMS])
-)
+_BY_NUMBERS = {
+    count: select(*_SUMMARY_COLUMNS).where(
+        _T.c.number.in_([bindparam(name) for name in _NUMBER_PARAMS[:count]])
+    )
+    for count in (1, 2, 3)
+}
 _ADDRESS_STATEMENTS: dict[tuple[bool, bool, bool], Select] = {}
+# (statement id, dialect) -> (SQL text, parameter names in order, positional?, fixed values);
+# the statements above live as long as the module, so their ids are stable keys.
+_COMPILED: dict[tuple[int, str], tuple[str, Callable[[dict[str, Any]], Any]]] = {}
+
+_DETAIL_COLUMNS = [f.name for f in AccountRecord.__dataclass_fields__.values()]
+_ACCOUNT_DETAIL = {
+    count: select(_T.c.id, *(_T.c[name] for name in _DETAIL_COLUMNS)).where(
+        _T.c.number.in_([bindparam(name) for name in _NUMBER_PARAMS[:count]])
+    )
+    for count in (1, 2, 3)
+}
+_B = Bill.__table__
+_OPEN_BILLS = (
+    select(_B.c.number, _B.c.due_date, _B.c.amount_cents, _B.c.open_cents)
+    .where(_B.c.account_id == bindparam("account_id"), _B.c.open_cents > 0)
+    .order_by(_B.c.due_date, _B.c.number)
+)
 
 
 def _address_statement(by_house: bool, street_dir: str | None, suffix: str | None) -> Select:
@@ -339,7 +407,36 @@ def _address_statement(by_house: bool, street_dir: str | None, suffix: str | Non
 
 
 def _fetch(session: Session, stmt: Select, params: dict[str, Any]) -> list[AccountSummary]:
-    return list(map(AccountSummary._make, session.connection().execute(stmt, params)))
+    conn = session.connection()
+    dialect = conn.dialect
+    key = (id(stmt), dialect.name)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = _COMPILED[key] = _compile(stmt, dialect)
+    sql, arguments = compiled
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, arguments(params))
+        return list(map(AccountSummary._make, cursor.fetchall()))
+    finally:
+        cursor.close()
+
+
+def _compile(stmt: Select, dialect: Dialect) -> tuple[str, Callable[[dict[str, Any]], Any]]:
+    """The statement's SQL for ``dialect`` and a function from our named parameters to the
+    driver's (a tuple in order for positional paramstyles such as SQLite's, else a dict)."""
+    c = stmt.compile(dialect=dialect)
+    # Values SQLAlchemy adds itself, e.g. the 0 in SQLite's "LIMIT ? OFFSET ?".
+    fixed = {name: b.value for name, b in c.binds.items() if not b.required}
+    names = list(c.positiontup) if c.positional else list(c.binds)
+    if not c.positional:
+        return c.string, (lambda params: fixed | params) if fixed else (lambda params: params)
+    pick = operator.itemgetter(*names)
+    if len(names) == 1:
+        return c.string, (lambda params: (pick(params),))
+    if fixed:
+        return c.string, (lambda params: pick(fixed | params))
+    return c.string, pick
 
 
 def _unit_key(unit: str | None) -> str:

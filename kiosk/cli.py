@@ -260,11 +260,14 @@ def _register_optional_groups() -> None:
     """Command groups that live beside the code they drive."""
     from kiosk.cis.cli import cis_group
     from kiosk.demo import demo_command
+    from kiosk.finance_cli import day_group, report_group
     from kiosk.worker import worker_command
 
     cli.add_command(cis_group)
     cli.add_command(demo_command)
     cli.add_command(worker_command)
+    cli.add_command(day_group)
+    cli.add_command(report_group)
 
 
 _register_optional_groups()

@@ -78,6 +78,8 @@ SETTINGS: dict[str, tuple[str, Any, Any]] = {
     "PAYOFFICE_ALLOW_PARTIAL_PAYMENTS": ("PAYMENT_ALLOW_PARTIAL", _bool, True),
     "PAYOFFICE_CARD_FEE_CENTS": ("PAYMENT_CARD_FEE_CENTS", _int, 0),
     "PAYOFFICE_DUPLICATE_WINDOW_MINUTES": ("PAYMENT_DUPLICATE_WINDOW_MINUTES", _int, 10),
+    # Cash drawer over/short beyond this needs a supervisor's approval (payments.drawer)
+    "PAYOFFICE_DRAWER_TOLERANCE_CENTS": ("DRAWER_TOLERANCE_CENTS", _int, 500),
 }
 
 ENVIRONMENTS = ("demo", "production", "test")
@@ -123,6 +125,8 @@ def load(
         raise ConfigError("PAYOFFICE_CIS_ADAPTER must be 'file' or 'http'")
     if cfg["CIS_ADAPTER"] == "http" and not cfg["CIS_ENDPOINT"]:
         raise ConfigError("PAYOFFICE_CIS_ENDPOINT must be set for the http CIS adapter")
+    if cfg["DRAWER_TOLERANCE_CENTS"] < 0:
+        raise ConfigError("PAYOFFICE_DRAWER_TOLERANCE_CENTS cannot be negative")
     if cfg["CARD_GATEWAY"] not in ("simulated", "stripe"):
         raise ConfigError("PAYOFFICE_CARD_GATEWAY must be 'simulated' or 'stripe'")
     if cfg["CARD_GATEWAY"] == "stripe" and not cfg["STRIPE_SECRET_KEY"]:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -115,6 +116,10 @@ class Payment(Base):
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    # The cash drawer its cash, checks and money orders went into (counter payments).
+    drawer_session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("drawer_sessions.id"), index=True
+    )
 
     tenders: Mapped[list[TenderLine]] = relationship(
         back_populates="payment", cascade="all, delete-orphan", order_by="TenderLine.id"
@@ -182,10 +187,14 @@ class Refund(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     reason: Mapped[str | None] = mapped_column(Text)
     processor_refund_id: Mapped[str | None] = mapped_column(String(64))
-    business_date: Mapped[dt.date] = mapped_column(Date)
+    business_date: Mapped[dt.date] = mapped_column(Date, index=True)  # the daily report
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The cash drawer a cash refund was paid out of.
+    drawer_session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("drawer_sessions.id"), index=True
+    )
 
     payment: Mapped[Payment] = relationship(back_populates="refunds")
 
@@ -218,3 +227,145 @@ class BusinessDay(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     notes: Mapped[str | None] = mapped_column(Text)
+
+
+# -- cash drawers ----------------------------------------------------------------------------
+
+
+class DrawerStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class CountPhase(enum.StrEnum):
+    OPEN = "open"  # the float, counted when the drawer opens
+    CLOSE = "close"  # the blind count at close
+
+
+class MovementKind(enum.StrEnum):
+    DROP = "drop"  # the cashier takes excess cash out to the safe
+    PICKUP = "pickup"  # a supervisor collects cash from the drawer
+    PAID_IN = "paid_in"  # cash put into the drawer (more change from the safe)
+
+
+# Denomination key -> value in cents. Bills are named in dollars, coins in cents.
+DENOMINATIONS: dict[str, int] = {
+    "bill_100": 10_000,
+    "bill_50": 5_000,
+    "bill_20": 2_000,
+    "bill_10": 1_000,
+    "bill_5": 500,
+    "bill_2": 200,
+    "bill_1": 100,
+    "coin_100": 100,
+    "coin_50": 50,
+    "coin_25": 25,
+    "coin_10": 10,
+    "coin_5": 5,
+    "coin_1": 1,
+}
+
+
+class DrawerSession(Base):
+    """One cashier's cash drawer at one counter station, from the float to the blind count.
+
+    Amounts are frozen at close: ``expected_cents`` (what the records say should be there),
+    ``counted_cents`` (the blind count) and ``over_short_cents`` (counted - expected).
+    """
+
+    __tablename__ = "drawer_sessions"
+    __table_args__ = (
+        CheckConstraint(_enum_check("status", DrawerStatus), name="status_known"),
+        CheckConstraint("float_cents >= 0", name="float_not_negative"),
+        CheckConstraint("counted_cents IS NULL OR counted_cents >= 0", name="counted_not_negative"),
+        # One open drawer per station, whatever races the application code loses.
+        Index(
+            "ix_drawer_sessions_one_open_per_station",
+            "station_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_drawer_sessions_office_day", "office_id", "business_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"))
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    cashier_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    business_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default=DrawerStatus.OPEN.value)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    float_cents: Mapped[int] = mapped_column(Integer)
+    counted_cents: Mapped[int | None] = mapped_column(Integer)
+    expected_cents: Mapped[int | None] = mapped_column(Integer)
+    over_short_cents: Mapped[int | None] = mapped_column(Integer)
+    # Checks and money orders: how many and how much the records list vs the count.
+    checks_expected_count: Mapped[int | None] = mapped_column(Integer)
+    checks_expected_cents: Mapped[int | None] = mapped_column(Integer)
+    checks_counted_count: Mapped[int | None] = mapped_column(Integer)
+    checks_counted_cents: Mapped[int | None] = mapped_column(Integer)
+    # Over/short beyond the tolerance needs a supervisor's approval.
+    approval_required: Mapped[bool] = mapped_column(default=False)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    open_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    close_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+
+    counts: Mapped[list[DrawerCount]] = relationship(
+        back_populates="drawer", cascade="all, delete-orphan", order_by="DrawerCount.id"
+    )
+    movements: Mapped[list[DrawerMovement]] = relationship(
+        back_populates="drawer", cascade="all, delete-orphan", order_by="DrawerMovement.id"
+    )
+
+
+class DrawerCount(Base):
+    """How many pieces of one denomination were counted, at open (float) or at close."""
+
+    __tablename__ = "drawer_counts"
+    __table_args__ = (
+        UniqueConstraint("drawer_session_id", "phase", "denomination", name="one_per_denomination"),
+        CheckConstraint(_enum_check("phase", CountPhase), name="phase_known"),
+        CheckConstraint(
+            f"denomination IN ({', '.join(repr(d) for d in DENOMINATIONS)})",
+            name="denomination_known",
+        ),
+        CheckConstraint("count >= 0", name="count_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    drawer_session_id: Mapped[int] = mapped_column(
+        ForeignKey("drawer_sessions.id", ondelete="CASCADE")
+    )
+    phase: Mapped[str] = mapped_column(String(8))
+    denomination: Mapped[str] = mapped_column(String(12))
+    count: Mapped[int] = mapped_column(Integer)
+
+    drawer: Mapped[DrawerSession] = relationship(back_populates="counts")
+
+
+class DrawerMovement(Base):
+    """Cash taken out of (drop, pickup) or put into (paid-in) an open drawer, with a reason."""
+
+    __tablename__ = "drawer_movements"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint(_enum_check("kind", MovementKind), name="kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    drawer_session_id: Mapped[int] = mapped_column(
+        ForeignKey("drawer_sessions.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    actor: Mapped[str] = mapped_column(String(120))
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    drawer: Mapped[DrawerSession] = relationship(back_populates="movements")

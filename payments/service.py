@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from payments import audit, events, outbox, states
+from payments import audit, days, drawer, events, outbox, states
 from payments.db import OFFICE_TZ, Base, business_date, utcnow
 from payments.gateway import (
     CardGateway,
@@ -312,6 +312,9 @@ def create_payment(
             return CreateOutcome(existing, replayed=True)
 
     change = _validate_command(command, rules)
+    days.ensure_day_open(
+        session, command.office_id, business_date(now, _office(session, command.office_id)[1])
+    )
     has_card = any(t.kind == TenderKind.CARD for t in command.tenders)
     fee = rules.card_fee_cents if has_card else 0
 
@@ -372,6 +375,13 @@ def create_payment(
         idempotency_key=command.idempotency_key,
         email=(command.email or "").strip() or None,
         created_at=now or utcnow(),
+        drawer_session_id=(
+            drawer.drawer_for_tenders(
+                session, command.station_id, {t.kind for t in command.tenders}
+            )
+            if command.channel == Channel.COUNTER
+            else None
+        ),
     )
     payment.tenders = [
         TenderLine(
@@ -691,6 +701,12 @@ def void_payment(
         raise Conflict(
             "day_closed", "This payment's business day is closed: give a refund instead."
         )
+    days.ensure_day_open(session, payment.office_id, payment.business_date)
+    if drawer.closed_drawer_of(session, payment) is not None:
+        raise Conflict(
+            "drawer_closed",
+            "This payment's cash drawer is closed: a supervisor must reopen it first.",
+        )
     tender = card_tender(payment)
     if tender is not None:
         if gateway is None:
@@ -731,6 +747,7 @@ def refund_payment(
     reason: str | None = None,
     gateway: CardGateway | None = None,
     now: dt.datetime | None = None,
+    station_id: int | None = None,
 ) -> Refund:
     """Give money back after the payment's business day closed: to the card through the
     gateway, or in cash from the drawer. Never more than was paid minus earlier refunds."""
@@ -768,11 +785,20 @@ def refund_payment(
         amount_cents=amount_cents,
         status="succeeded",
         reason=(reason or "").strip() or None,
-        business_date=business_date(now, _office(session, payment.office_id)[1]),
+        # A refund given while today is already closed goes into the next open day.
+        business_date=days.next_open_date(
+            session, payment.office_id, business_date(now, _office(session, payment.office_id)[1])
+        ),
         approved_by_id=supervisor_id,
         idempotency_key=refund_key,
         created_at=now or utcnow(),
     )
+    if kind == TenderKind.CASH and station_id is not None:
+        # Cash paid back at a counter comes out of that station's open drawer.
+        paying = drawer.open_drawer_at(session, station_id)
+        if paying is None:
+            raise Conflict("no_open_drawer", "Open a cash drawer at this station to refund cash.")
+        refund.drawer_session_id = paying.id
     if kind == TenderKind.CARD:
         card_refunded = sum(r.amount_cents for r in payment.refunds if r.kind == TenderKind.CARD)
         if tender is None or amount_cents > tender.amount_cents - card_refunded:

@@ -7,10 +7,12 @@ health_bp = Blueprint("health", __name__)
 
 from kiosk.api import (  # noqa: E402,F401  (register routes)
     accounts,
+    drawers,
     health,
     openapi,
     payments,
     receipts,
+    reports,
     service_requests,
     tickets,
 )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 22:36:55.868928
+Create Date: 2026-11-23 23:24:22.000054
 """
 from alembic import op
 import sqlalchemy as sa
@@ -229,6 +229,101 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_business_days')),
     sa.UniqueConstraint('office_id', 'business_date', name='office_date')
     )
+    op.create_table('drawer_sessions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('office_id', sa.Integer(), nullable=False),
+    sa.Column('station_id', sa.Integer(), nullable=False),
+    sa.Column('cashier_id', sa.Integer(), nullable=False),
+    sa.Column('business_date', sa.Date(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('opened_at', payments.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', payments.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_by_id', sa.Integer(), nullable=True),
+    sa.Column('float_cents', sa.Integer(), nullable=False),
+    sa.Column('counted_cents', sa.Integer(), nullable=True),
+    sa.Column('expected_cents', sa.Integer(), nullable=True),
+    sa.Column('over_short_cents', sa.Integer(), nullable=True),
+    sa.Column('checks_expected_count', sa.Integer(), nullable=True),
+    sa.Column('checks_expected_cents', sa.Integer(), nullable=True),
+    sa.Column('checks_counted_count', sa.Integer(), nullable=True),
+    sa.Column('checks_counted_cents', sa.Integer(), nullable=True),
+    sa.Column('approval_required', sa.Boolean(), nullable=False),
+    sa.Column('approved_by_id', sa.Integer(), nullable=True),
+    sa.Column('approved_at', payments.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('open_key', sa.String(length=128), nullable=True),
+    sa.Column('close_key', sa.String(length=128), nullable=True),
+    sa.CheckConstraint("status IN ('open', 'closed')", name=op.f('ck_drawer_sessions_status_known')),
+    sa.CheckConstraint('counted_cents IS NULL OR counted_cents >= 0', name=op.f('ck_drawer_sessions_counted_not_negative')),
+    sa.CheckConstraint('float_cents >= 0', name=op.f('ck_drawer_sessions_float_not_negative')),
+    sa.ForeignKeyConstraint(['approved_by_id'], ['staff_users.id'], name=op.f('fk_drawer_sessions_approved_by_id_staff_users')),
+    sa.ForeignKeyConstraint(['cashier_id'], ['staff_users.id'], name=op.f('fk_drawer_sessions_cashier_id_staff_users')),
+    sa.ForeignKeyConstraint(['closed_by_id'], ['staff_users.id'], name=op.f('fk_drawer_sessions_closed_by_id_staff_users')),
+    sa.ForeignKeyConstraint(['office_id'], ['offices.id'], name=op.f('fk_drawer_sessions_office_id_offices')),
+    sa.ForeignKeyConstraint(['station_id'], ['stations.id'], name=op.f('fk_drawer_sessions_station_id_stations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_drawer_sessions')),
+    sa.UniqueConstraint('close_key', name=op.f('uq_drawer_sessions_close_key')),
+    sa.UniqueConstraint('open_key', name=op.f('uq_drawer_sessions_open_key'))
+    )
+    with op.batch_alter_table('drawer_sessions', schema=None) as batch_op:
+        batch_op.create_index('ix_drawer_sessions_office_day', ['office_id', 'business_date'], unique=False)
+        batch_op.create_index('ix_drawer_sessions_one_open_per_station', ['station_id'], unique=True, sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'"))
+
+    op.create_table('queue_tickets',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('office_id', sa.Integer(), nullable=False),
+    sa.Column('business_date', sa.Date(), nullable=False),
+    sa.Column('number', sa.String(length=8), nullable=False),
+    sa.Column('service', sa.String(length=24), nullable=False),
+    sa.Column('language', sa.String(length=5), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=True),
+    sa.Column('station_id', sa.Integer(), nullable=True),
+    sa.Column('issued_at', payments.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('called_at', payments.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('served_at', payments.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ended_at', payments.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_queue_tickets_account_id_accounts')),
+    sa.ForeignKeyConstraint(['office_id'], ['offices.id'], name=op.f('fk_queue_tickets_office_id_offices')),
+    sa.ForeignKeyConstraint(['station_id'], ['stations.id'], name=op.f('fk_queue_tickets_station_id_stations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_queue_tickets')),
+    sa.UniqueConstraint('office_id', 'business_date', 'number', name='office_day_number')
+    )
+    with op.batch_alter_table('queue_tickets', schema=None) as batch_op:
+        batch_op.create_index('ix_queue_waiting', ['office_id', 'status', 'issued_at'], unique=False)
+
+    op.create_table('drawer_counts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('drawer_session_id', sa.Integer(), nullable=False),
+    sa.Column('phase', sa.String(length=8), nullable=False),
+    sa.Column('denomination', sa.String(length=12), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.CheckConstraint("denomination IN ('bill_100', 'bill_50', 'bill_20', 'bill_10', 'bill_5', 'bill_2', 'bill_1', 'coin_100', 'coin_50', 'coin_25', 'coin_10', 'coin_5', 'coin_1')", name=op.f('ck_drawer_counts_denomination_known')),
+    sa.CheckConstraint("phase IN ('open', 'close')", name=op.f('ck_drawer_counts_phase_known')),
+    sa.CheckConstraint('count >= 0', name=op.f('ck_drawer_counts_count_not_negative')),
+    sa.ForeignKeyConstraint(['drawer_session_id'], ['drawer_sessions.id'], name=op.f('fk_drawer_counts_drawer_session_id_drawer_sessions'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_drawer_counts')),
+    sa.UniqueConstraint('drawer_session_id', 'phase', 'denomination', name='one_per_denomination')
+    )
+    op.create_table('drawer_movements',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('drawer_session_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('staff_user_id', sa.Integer(), nullable=True),
+    sa.Column('actor', sa.String(length=120), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=128), nullable=False),
+    sa.Column('created_at', payments.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("kind IN ('drop', 'pickup', 'paid_in')", name=op.f('ck_drawer_movements_kind_known')),
+    sa.CheckConstraint('amount_cents > 0', name=op.f('ck_drawer_movements_amount_positive')),
+    sa.ForeignKeyConstraint(['drawer_session_id'], ['drawer_sessions.id'], name=op.f('fk_drawer_movements_drawer_session_id_drawer_sessions'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['staff_user_id'], ['staff_users.id'], name=op.f('fk_drawer_movements_staff_user_id_staff_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_drawer_movements')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_drawer_movements_idempotency_key'))
+    )
+    with op.batch_alter_table('drawer_movements', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_drawer_movements_drawer_session_id'), ['drawer_session_id'], unique=False)
+
     op.create_table('payments',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('office_id', sa.Integer(), nullable=False),
@@ -262,6 +357,7 @@ def upgrade() -> None:
     sa.Column('completed_at', payments.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('voided_at', payments.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('voided_by_id', sa.Integer(), nullable=True),
+    sa.Column('drawer_session_id', sa.Integer(), nullable=True),
     sa.CheckConstraint("channel IN ('kiosk', 'counter', 'api')", name=op.f('ck_payments_channel_known')),
     sa.CheckConstraint("status IN ('created', 'awaiting_card', 'processing', 'succeeded', 'failed', 'canceled', 'voided', 'partially_refunded', 'refunded')", name=op.f('ck_payments_status_known')),
     sa.CheckConstraint('amount_cents > 0', name=op.f('ck_payments_amount_positive')),
@@ -269,6 +365,7 @@ def upgrade() -> None:
     sa.CheckConstraint('fee_cents >= 0', name=op.f('ck_payments_fee_not_negative')),
     sa.CheckConstraint('refunded_cents >= 0 AND refunded_cents <= amount_cents', name=op.f('ck_payments_refund_within_amount')),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_payments_account_id_accounts')),
+    sa.ForeignKeyConstraint(['drawer_session_id'], ['drawer_sessions.id'], name=op.f('fk_payments_drawer_session_id_drawer_sessions')),
     sa.ForeignKeyConstraint(['office_id'], ['offices.id'], name=op.f('fk_payments_office_id_offices')),
     sa.ForeignKeyConstraint(['staff_user_id'], ['staff_users.id'], name=op.f('fk_payments_staff_user_id_staff_users')),
     sa.ForeignKeyConstraint(['station_id'], ['stations.id'], name=op.f('fk_payments_station_id_stations')),
@@ -281,82 +378,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.create_index('ix_payments_account', ['account_id', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payments_drawer_session_id'), ['drawer_session_id'], unique=False)
         batch_op.create_index('ix_payments_office_day', ['office_id', 'business_date'], unique=False)
         batch_op.create_index('ix_payments_status_created', ['status', 'created_at'], unique=False)
-
-    op.create_table('queue_tickets',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('office_id', sa.Integer(), nullable=False),
-    sa.Column('business_date', sa.Date(), nullable=False),
-    sa.Column('number', sa.String(length=8), nullable=False),
-    sa.Column('service', sa.String(length=24), nullable=False),
-    sa.Column('language', sa.String(length=5), nullable=False),
-    sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('account_id', sa.Integer(), nullable=True),
-    sa.Column('station_id', sa.Integer(), nullable=True),
-    sa.Column('issued_at', payments.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('called_at', payments.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('served_at', payments.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('ended_at', payments.db.UTCDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_queue_tickets_account_id_accounts')),
-    sa.ForeignKeyConstraint(['office_id'], ['offices.id'], name=op.f('fk_queue_tickets_office_id_offices')),
-    sa.ForeignKeyConstraint(['station_id'], ['stations.id'], name=op.f('fk_queue_tickets_station_id_stations')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_queue_tickets')),
-    sa.UniqueConstraint('office_id', 'business_date', 'number', name='office_day_number')
-    )
-    with op.batch_alter_table('queue_tickets', schema=None) as batch_op:
-        batch_op.create_index('ix_queue_waiting', ['office_id', 'status', 'issued_at'], unique=False)
-
-    op.create_table('payment_allocations',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('payment_id', sa.String(length=32), nullable=False),
-    sa.Column('bill_id', sa.Integer(), nullable=False),
-    sa.Column('amount_cents', sa.Integer(), nullable=False),
-    sa.CheckConstraint('amount_cents > 0', name=op.f('ck_payment_allocations_amount_positive')),
-    sa.ForeignKeyConstraint(['bill_id'], ['bills.id'], name=op.f('fk_payment_allocations_bill_id_bills')),
-    sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_payment_allocations_payment_id_payments'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_allocations'))
-    )
-    with op.batch_alter_table('payment_allocations', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_payment_allocations_bill_id'), ['bill_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_payment_allocations_payment_id'), ['payment_id'], unique=False)
-
-    op.create_table('refunds',
-    sa.Column('id', sa.String(length=32), nullable=False),
-    sa.Column('payment_id', sa.String(length=32), nullable=False),
-    sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('amount_cents', sa.Integer(), nullable=False),
-    sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('reason', sa.Text(), nullable=True),
-    sa.Column('processor_refund_id', sa.String(length=64), nullable=True),
-    sa.Column('business_date', sa.Date(), nullable=False),
-    sa.Column('approved_by_id', sa.Integer(), nullable=True),
-    sa.Column('idempotency_key', sa.String(length=128), nullable=False),
-    sa.Column('created_at', payments.db.UTCDateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("kind IN ('card', 'cash', 'check', 'money_order')", name=op.f('ck_refunds_kind_known')),
-    sa.CheckConstraint('amount_cents > 0', name=op.f('ck_refunds_amount_positive')),
-    sa.ForeignKeyConstraint(['approved_by_id'], ['staff_users.id'], name=op.f('fk_refunds_approved_by_id_staff_users')),
-    sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_refunds_payment_id_payments'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_refunds')),
-    sa.UniqueConstraint('idempotency_key', name=op.f('uq_refunds_idempotency_key'))
-    )
-    with op.batch_alter_table('refunds', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_refunds_payment_id'), ['payment_id'], unique=False)
-
-    op.create_table('tender_lines',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('payment_id', sa.String(length=32), nullable=False),
-    sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('amount_cents', sa.Integer(), nullable=False),
-    sa.Column('reference', sa.String(length=64), nullable=True),
-    sa.Column('bank', sa.String(length=64), nullable=True),
-    sa.CheckConstraint("kind IN ('card', 'cash', 'check', 'money_order')", name=op.f('ck_tender_lines_kind_known')),
-    sa.CheckConstraint('amount_cents > 0', name=op.f('ck_tender_lines_amount_positive')),
-    sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_tender_lines_payment_id_payments'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_tender_lines'))
-    )
-    with op.batch_alter_table('tender_lines', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_tender_lines_payment_id'), ['payment_id'], unique=False)
 
     op.create_table('visits',
     sa.Column('id', sa.String(length=32), nullable=False),
@@ -385,6 +409,60 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_visits_account_id'), ['account_id'], unique=False)
         batch_op.create_index('ix_visits_office_started', ['office_id', 'started_at'], unique=False)
 
+    op.create_table('payment_allocations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('payment_id', sa.String(length=32), nullable=False),
+    sa.Column('bill_id', sa.Integer(), nullable=False),
+    sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.CheckConstraint('amount_cents > 0', name=op.f('ck_payment_allocations_amount_positive')),
+    sa.ForeignKeyConstraint(['bill_id'], ['bills.id'], name=op.f('fk_payment_allocations_bill_id_bills')),
+    sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_payment_allocations_payment_id_payments'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_allocations'))
+    )
+    with op.batch_alter_table('payment_allocations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payment_allocations_bill_id'), ['bill_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_allocations_payment_id'), ['payment_id'], unique=False)
+
+    op.create_table('refunds',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('payment_id', sa.String(length=32), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('processor_refund_id', sa.String(length=64), nullable=True),
+    sa.Column('business_date', sa.Date(), nullable=False),
+    sa.Column('approved_by_id', sa.Integer(), nullable=True),
+    sa.Column('idempotency_key', sa.String(length=128), nullable=False),
+    sa.Column('created_at', payments.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('drawer_session_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint("kind IN ('card', 'cash', 'check', 'money_order')", name=op.f('ck_refunds_kind_known')),
+    sa.CheckConstraint('amount_cents > 0', name=op.f('ck_refunds_amount_positive')),
+    sa.ForeignKeyConstraint(['approved_by_id'], ['staff_users.id'], name=op.f('fk_refunds_approved_by_id_staff_users')),
+    sa.ForeignKeyConstraint(['drawer_session_id'], ['drawer_sessions.id'], name=op.f('fk_refunds_drawer_session_id_drawer_sessions')),
+    sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_refunds_payment_id_payments'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_refunds')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_refunds_idempotency_key'))
+    )
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_refunds_drawer_session_id'), ['drawer_session_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_refunds_payment_id'), ['payment_id'], unique=False)
+
+    op.create_table('tender_lines',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('payment_id', sa.String(length=32), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.Column('reference', sa.String(length=64), nullable=True),
+    sa.Column('bank', sa.String(length=64), nullable=True),
+    sa.CheckConstraint("kind IN ('card', 'cash', 'check', 'money_order')", name=op.f('ck_tender_lines_kind_known')),
+    sa.CheckConstraint('amount_cents > 0', name=op.f('ck_tender_lines_amount_positive')),
+    sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_tender_lines_payment_id_payments'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_tender_lines'))
+    )
+    with op.batch_alter_table('tender_lines', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_tender_lines_payment_id'), ['payment_id'], unique=False)
+
     # ### end Alembic commands ###
     for statement in APPEND_ONLY_DDL.get(op.get_bind().dialect.name, []):
         op.execute(statement)
@@ -392,17 +470,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table('visits', schema=None) as batch_op:
-        batch_op.drop_index('ix_visits_office_started')
-        batch_op.drop_index(batch_op.f('ix_visits_account_id'))
-
-    op.drop_table('visits')
     with op.batch_alter_table('tender_lines', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tender_lines_payment_id'))
 
     op.drop_table('tender_lines')
     with op.batch_alter_table('refunds', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_refunds_payment_id'))
+        batch_op.drop_index(batch_op.f('ix_refunds_drawer_session_id'))
 
     op.drop_table('refunds')
     with op.batch_alter_table('payment_allocations', schema=None) as batch_op:
@@ -410,16 +484,32 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_payment_allocations_bill_id'))
 
     op.drop_table('payment_allocations')
+    with op.batch_alter_table('visits', schema=None) as batch_op:
+        batch_op.drop_index('ix_visits_office_started')
+        batch_op.drop_index(batch_op.f('ix_visits_account_id'))
+
+    op.drop_table('visits')
+    with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.drop_index('ix_payments_status_created')
+        batch_op.drop_index('ix_payments_office_day')
+        batch_op.drop_index(batch_op.f('ix_payments_drawer_session_id'))
+        batch_op.drop_index('ix_payments_account')
+
+    op.drop_table('payments')
+    with op.batch_alter_table('drawer_movements', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_drawer_movements_drawer_session_id'))
+
+    op.drop_table('drawer_movements')
+    op.drop_table('drawer_counts')
     with op.batch_alter_table('queue_tickets', schema=None) as batch_op:
         batch_op.drop_index('ix_queue_waiting')
 
     op.drop_table('queue_tickets')
-    with op.batch_alter_table('payments', schema=None) as batch_op:
-        batch_op.drop_index('ix_payments_status_created')
-        batch_op.drop_index('ix_payments_office_day')
-        batch_op.drop_index('ix_payments_account')
+    with op.batch_alter_table('drawer_sessions', schema=None) as batch_op:
+        batch_op.drop_index('ix_drawer_sessions_one_open_per_station', sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'"))
+        batch_op.drop_index('ix_drawer_sessions_office_day')
 
-    op.drop_table('payments')
+    op.drop_table('drawer_sessions')
     op.drop_table('business_days')
     op.drop_table('stations')
     op.drop_table('staff_users')

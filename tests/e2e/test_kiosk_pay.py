@@ -116,6 +116,7 @@ def test_cancel_while_waiting_for_the_card_in_vietnamese(
     scan(page, line)
     page.get_by_role("button", name=re.compile("Trả")).first.click()
     expect(page.get_by_text("Chạm, cắm hoặc quẹt thẻ vào máy đọc thẻ.")).to_be_visible()
+    expect(page.get_by_role("button", name="Thử thẻ khác")).to_be_hidden()  # only after a failure
     shots(page, "waiting")
     page.get_by_role("button", name="Hủy").click()
     expect(page.get_by_text("Đã hủy thanh toán. Thẻ của quý vị chưa bị trừ tiền.")).to_be_visible()

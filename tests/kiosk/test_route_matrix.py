@@ -109,6 +109,18 @@ EXPECTED: dict[str, frozenset[str]] = {
     "api.create_service_request": KIOSK_AND_STAFF,
     "api.get_service_request": KIOSK_AND_STAFF,
     "api.create_ticket": KIOSK_AND_STAFF,
+    # finance: the daily report (supervisors read it: they approved its voids and refunds)
+    "api.daily_report": FINANCE | SUPERVISOR,
+    "api.daily_report_pdf_view": FINANCE | SUPERVISOR,
+    "api.daily_report_csv_view": FINANCE | SUPERVISOR,
+    "api.close_day": FINANCE,
+    # cash drawers: approve/reopen take a supervisor's typed credentials on a cashier's screen
+    "api.open_drawer": COUNTER,
+    "api.get_drawer": COUNTER | FINANCE,
+    "api.record_drawer_movement": COUNTER,
+    "api.close_drawer": COUNTER,
+    "api.approve_drawer": COUNTER,
+    "api.reopen_drawer": COUNTER,
 }
 
 CSRF_EXEMPT = {"webhooks.stripe_webhook"}

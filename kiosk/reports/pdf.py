@@ -1,0 +1,220 @@
+"""The daily report as a letter-size PDF (reportlab, DejaVu Sans for Spanish and Vietnamese
+names). The office's name, the business day and the page number are drawn on every page;
+tables repeat their header row when they break across pages; amounts are right-aligned and
+totals are bold."""
+
+from __future__ import annotations
+
+import functools
+import io
+import unicodedata
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import letter
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import inch
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from payments.money import format_amount
+from payments.reports import DailyReport
+from receipts.raster import BOLD, REGULAR
+
+FONT, FONT_BOLD = "DejaVuSans", "DejaVuSans-Bold"
+MARGIN = 0.6 * inch
+WIDTH = letter[0] - 2 * MARGIN
+TENDER_NAMES = {"cash": "Cash", "check": "Check", "money_order": "Money order", "card": "Card"}
+
+
+@functools.cache
+def _register_fonts() -> None:
+    pdfmetrics.registerFont(TTFont(FONT, str(REGULAR)))
+    pdfmetrics.registerFont(TTFont(FONT_BOLD, str(BOLD)))
+
+
+def _nfc(value: object) -> str:
+    return unicodedata.normalize("NFC", "" if value is None else str(value))
+
+
+_TITLE = ParagraphStyle("title", fontName=FONT_BOLD, fontSize=12, leading=15, spaceBefore=10)
+_CELL = ParagraphStyle("cell", fontName=FONT, fontSize=8.5, leading=10.5)
+
+
+def _money(cents: int) -> str:
+    return format_amount(cents)
+
+
+def _table(header: list[str], rows: list[list], widths: list[float], *, first_number: int):
+    """A table whose columns from ``first_number`` on are numbers (right-aligned); its last
+    row is the total (bold)."""
+    data = [header] + [[_cell(v) for v in row] for row in rows]
+    table = Table(data, colWidths=widths, repeatRows=1)
+    style = [
+        ("FONT", (0, 0), (-1, 0), FONT_BOLD, 8.5),
+        ("FONT", (0, 1), (-1, -1), FONT, 8.5),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E4E8EE")),
+        ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+        ("ROWBACKGROUNDS", (0, 1), (-1, -2), [colors.white, colors.HexColor("#F6F7F9")]),
+        ("ALIGN", (first_number, 0), (-1, -1), "RIGHT"),
+        ("FONT", (0, -1), (-1, -1), FONT_BOLD, 8.5),
+        ("LINEABOVE", (0, -1), (-1, -1), 0.8, colors.black),
+    ]
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _cell(value: object):
+    if isinstance(value, Paragraph):
+        return value
+    return _nfc(value)
+
+
+def _wrap(text: str | None) -> Paragraph:
+    return Paragraph(escape(_nfc(text)), _CELL)
+
+
+def _story(report: DailyReport) -> list:
+    story: list = []
+    story.append(Paragraph("Summary", _TITLE))
+    summary = [
+        ["Receipted payments", report.receipted.count, _money(report.receipted.amount_cents)],
+        ["Voided the same day", report.voided.count, _money(-report.voided.amount_cents)],
+        [
+            "Collected (applied to accounts)",
+            report.collected.count,
+            _money(report.collected.amount_cents),
+        ],
+        ["Card fees", "", _money(report.fees_cents)],
+        ["Refunds dated this day", report.refunds.count, _money(-report.refunds.amount_cents)],
+        ["Net", "", _money(report.net_cents)],
+    ]
+    widths = [WIDTH - 2.6 * inch, 1.1 * inch, 1.5 * inch]
+    story.append(_table(["", "Count", "Amount"], summary, widths, first_number=1))
+
+    story.append(Paragraph("By tender", _TITLE))
+    rows = [
+        [
+            TENDER_NAMES.get(t.kind, t.kind),
+            t.count,
+            _money(t.tendered_cents),
+            _money(t.change_cents),
+            _money(t.collected_cents),
+            _money(t.refunded_cents),
+            _money(t.net_cents),
+        ]
+        for t in report.tenders
+    ]
+    rows.append(
+        [
+            "Total",
+            sum(t.count for t in report.tenders),
+            _money(sum(t.tendered_cents for t in report.tenders)),
+            _money(sum(t.change_cents for t in report.tenders)),
+            _money(sum(t.collected_cents for t in report.tenders)),
+            _money(sum(t.refunded_cents for t in report.tenders)),
+            _money(sum(t.net_cents for t in report.tenders)),
+        ]
+    )
+    w = (WIDTH - 1.3 * inch) / 6
+    story.append(
+        _table(
+            ["Tender", "Count", "Tendered", "Change", "Collected", "Refunded", "Net"],
+            rows,
+            [1.3 * inch] + [w] * 6,
+            first_number=1,
+        )
+    )
+
+    for title, first, groups in (
+        ("By station", "Station", report.by_station),
+        ("By cashier and kiosk", "Cashier / kiosk", report.by_operator),
+    ):
+        story.append(Paragraph(title, _TITLE))
+        rows = [
+            [_wrap(g.key), g.kind, g.count, _money(g.amount_cents), _money(g.fee_cents)]
+            for g in groups
+        ]
+        rows.append(
+            [
+                "Total",
+                "",
+                sum(g.count for g in groups),
+                _money(sum(g.amount_cents for g in groups)),
+                _money(sum(g.fee_cents for g in groups)),
+            ]
+        )
+        story.append(
+            _table(
+                [first, "Kind", "Count", "Amount", "Fees"],
+                rows,
+                [WIDTH - 4.6 * inch, 1.0 * inch, 0.9 * inch, 1.5 * inch, 1.2 * inch],
+                first_number=2,
+            )
+        )
+
+    story.append(Paragraph("Voids and refunds", _TITLE))
+    rows = [
+        [
+            a.kind.title(),
+            a.receipt_number or "",
+            TENDER_NAMES.get(a.tender, a.tender),
+            _wrap(a.approved_by or "(unknown)"),
+            _wrap(a.reason or ""),
+            _money(a.amount_cents),
+        ]
+        for a in report.adjustments
+    ]
+    rows.append(["Total", "", "", "", "", _money(sum(a.amount_cents for a in report.adjustments))])
+    story.append(
+        _table(
+            ["Kind", "Receipt", "Tender", "Approved by", "Reason", "Amount"],
+            rows,
+            [0.7 * inch, 1.55 * inch, 0.9 * inch, 1.4 * inch, WIDTH - 5.75 * inch, 1.2 * inch],
+            first_number=5,
+        )
+    )
+    return story
+
+
+def daily_report_pdf(report: DailyReport) -> bytes:
+    _register_fonts()
+    out = io.BytesIO()
+    office = _nfc(report.office_name)
+    day = report.business_date.strftime("%A, %B %-d, %Y")
+    status = report.day_status.upper()
+    generated = report.generated_at.strftime("%Y-%m-%d %H:%M UTC")
+
+    def page(canvas, doc):
+        canvas.saveState()
+        top = letter[1] - MARGIN + 0.25 * inch
+        canvas.setFont(FONT_BOLD, 11)
+        canvas.drawString(MARGIN, top, office)
+        canvas.setFont(FONT, 9)
+        canvas.drawString(MARGIN, top - 13, f"Daily report · business day {day} · {status}")
+        canvas.drawRightString(letter[0] - MARGIN, top, report.office_code)
+        canvas.setLineWidth(0.6)
+        canvas.line(MARGIN, top - 19, letter[0] - MARGIN, top - 19)
+        canvas.setFont(FONT, 7.5)
+        canvas.drawString(MARGIN, MARGIN - 0.3 * inch, f"Generated {generated}")
+        canvas.drawRightString(
+            letter[0] - MARGIN, MARGIN - 0.3 * inch, f"{office} · {day} · page {doc.page}"
+        )
+        canvas.restoreState()
+
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=letter,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN + 0.35 * inch,
+        bottomMargin=MARGIN,
+        title=f"{report.office_code} daily report {report.business_date.isoformat()}",
+        author="payoffice",
+    )
+    doc.build([Spacer(1, 2)] + _story(report), onFirstPage=page, onLaterPages=page)
+    return out.getvalue()
