@@ -18,7 +18,15 @@ from sqlalchemy.orm import Session
 
 from hardware.devices import PrinterStatus, check_status
 from kiosk.access import Principal
-from kiosk.models import Account, Bill, Office, QueueTicket, StaffUser, Station
+from kiosk.models import (
+    Account,
+    Bill,
+    Office,
+    QueueTicket,
+    ServiceRequest,
+    StaffUser,
+    Station,
+)
 from payments import events
 from payments.db import utcnow
 from payments.models import Channel, Payment, PaymentStatus, TenderKind
@@ -27,6 +35,7 @@ from receipts.document import (
     BillLine,
     QueueTicketDocument,
     ReceiptDocument,
+    ServiceRequestDocument,
     TenderEntry,
     mask_name,
 )
@@ -287,6 +296,32 @@ def enqueue_ticket(
     )
 
 
+def enqueue_service_request(
+    session: Session, request: ServiceRequest, station: Station | None
+) -> OutboxMessage | None:
+    """Print the service-request slip (reference, what happens next) at the kiosk where the
+    resident asked for it (nothing without a station)."""
+    if station is None:
+        return None
+    office = session.get(Office, request.office_id)
+    doc = ServiceRequestDocument(
+        office_name=office.name,
+        reference=request.reference,
+        service=request.kind,
+        issued_at=request.created_at or utcnow(),
+        office_address=(office.address, office.city_line),
+        office_phone=office.phone,
+        language=request.language,
+        timezone=office.timezone,
+    )
+    expires = utcnow() + KIOSK_RECEIPT_WINDOW if station.kind == "kiosk" else None
+    key = f"service-request:{office.code}:{request.reference}"
+    session.info[_PRINT_AFTER_COMMIT] = True
+    return enqueue(
+        session, PRINT_TOPIC, key, print_payload(doc, station.printer_url, expires_at=expires)
+    )
+
+
 def find_payment(session: Session, receipt_number: str) -> Payment:
     payment = session.scalar(select(Payment).where(Payment.receipt_number == receipt_number))
     if payment is None or payment.status not in RECEIPT_STATUSES:
@@ -332,7 +367,8 @@ def print_problems(session: Session, office_id: int) -> list[dict[str, Any]]:
     problems = []
     for m in rows:
         number = m.key.split(":", 1)[0]
-        if not (number.startswith(f"{office.code}-") or m.key.startswith(f"ticket:{office.code}:")):
+        own = (f"ticket:{office.code}:", f"service-request:{office.code}:")
+        if not (number.startswith(f"{office.code}-") or m.key.startswith(own)):
             continue
         problems.append(
             {

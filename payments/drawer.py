@@ -10,6 +10,10 @@ Expected cash in a drawer (the one formula, ``cash_summary``)::
              + paid-ins
              - drops - pickups
 
+A drop is cash the cashier takes out to the safe; a pickup is cash a supervisor collects from
+the drawer; a paid-in is cash put into the drawer (more change from the safe). Counts are by
+denomination (``DENOMINATIONS``: bills in dollars, ``bill_20``; coins in cents, ``coin_25``).
+
 Completed payments are succeeded, partially refunded and refunded ones (the cash came in;
 what went back is counted as a refund). A voided payment gave its cash back at once and counts
 for nothing. Checks and money orders are kept apart: listed and compared by count and total.

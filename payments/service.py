@@ -545,12 +545,53 @@ def start_card(
         result = gateway.start(request)
     except GatewayError as exc:
         if exc.retryable:
-            # The processor may or may not have the intent: polling or the sweep settles it.
-            payment.failure_code, payment.failure_message = exc.code, exc.message
-            return payment
+            # The processor may or may not have the intent: cancel it there before the
+            # customer is told the reader is offline; if even that fails, polling retries it.
+            payment.failure_code, payment.failure_message = READER_OFFLINE, exc.message
+            audit.record(
+                session,
+                "payment.reader_offline",
+                actor=actor,
+                entity="payment",
+                entity_id=payment.id,
+                office_id=payment.office_id,
+                details={"code": exc.code, "reader": reader_id},
+            )
+            return _cancel_after_offline(session, payment, gateway, actor=actor)
         payment.failure_code, payment.failure_message = exc.code, exc.message
         states.transition(session, payment, S.FAILED, actor=actor, details={"code": exc.code})
         return payment
+    return apply_card_result(session, payment, result, actor=actor)
+
+
+READER_OFFLINE = "reader_offline"
+
+
+def reader_offline(payment: Payment) -> bool:
+    """The reader could not be reached when the card part started."""
+    return payment.failure_code == READER_OFFLINE
+
+
+def _cancel_after_offline(
+    session: Session, payment: Payment, gateway: CardGateway, *, actor: str
+) -> Payment:
+    """Cancel at the processor a card attempt whose start failed. The payment ends canceled
+    (``reader_offline``) only once the processor confirms nothing can be charged; if the
+    card was approved meanwhile, it completes instead."""
+    message = payment.failure_message
+    try:
+        result = gateway.cancel(payment.id, payment.processor_intent_id, payment.reader_id)
+    except GatewayError:
+        return payment  # still unknown: stays awaiting_card; the next poll or the sweep retries
+    if result.status == CardStatus.SUCCEEDED:
+        payment.failure_code = payment.failure_message = None
+        return apply_card_result(session, payment, result, actor=actor)
+    result = CardResult(
+        CardStatus.CANCELED,
+        intent_id=result.intent_id,
+        failure_code=READER_OFFLINE,
+        failure_message=message or "The card reader cannot be reached.",
+    )
     return apply_card_result(session, payment, result, actor=actor)
 
 
@@ -612,6 +653,8 @@ def refresh_card(
     """Poll the processor for an attempt still in flight (fallback when no webhook came)."""
     if payment.status not in (S.AWAITING_CARD, S.PROCESSING):
         return payment
+    if payment.failure_code == READER_OFFLINE and payment.status == S.AWAITING_CARD:
+        return _cancel_after_offline(session, payment, gateway, actor=actor)
     try:
         if payment.processor_intent_id:
             result = gateway.poll(payment.id, payment.processor_intent_id, payment.reader_id)

@@ -1,8 +1,8 @@
 """``SimulatedReader``: a card gateway that behaves like Stripe's simulated readers, for the
 demo and the tests. The test card for each reader (approve, a decline, a reader timeout, a
-customer cancel) is chosen on the demo kiosk page and kept in the database, so every gunicorn
-worker sees the same choice. Attempts live in the database too, in the caller's transaction:
-the reader is bound to one SQLAlchemy session (``SimulatedReader(session)``).
+customer cancel, an offline reader) is chosen on the demo kiosk page and kept in the database,
+so every gunicorn worker sees the same choice. Attempts live in the database too, in the
+caller's transaction: the reader is bound to one SQLAlchemy session (``SimulatedReader(session)``).
 
 Like a real reader, an attempt starts pending; its outcome is decided when it is first polled
 (so a cancel before that wins). A timeout stays pending until ``timeout`` has passed.
@@ -22,6 +22,7 @@ from payments.db import Base, UTCDateTime, utcnow
 from payments.gateway import CardRequest, CardResult, CardStatus, GatewayError, RefundResult
 
 APPROVE = "approve"
+READER_OFFLINE = "reader_offline"
 TEST_CARDS: dict[str, tuple[CardStatus, str | None, str | None]] = {
     APPROVE: (CardStatus.SUCCEEDED, None, None),
     "card_declined": (CardStatus.FAILED, "card_declined", "The card was declined."),
@@ -41,6 +42,8 @@ TEST_CARDS: dict[str, tuple[CardStatus, str | None, str | None]] = {
         "customer_canceled",
         "The customer canceled on the reader.",
     ),
+    # The reader cannot be reached: the start fails (retryable) and no attempt is made.
+    READER_OFFLINE: (CardStatus.FAILED, READER_OFFLINE, "The card reader is offline."),
 }
 
 
@@ -135,6 +138,8 @@ class SimulatedReader:
 
     def start(self, request: CardRequest) -> CardResult:
         attempt = self._attempt(request.payment_id)
+        if attempt is None and get_test_card(self.session, request.reader_id) == READER_OFFLINE:
+            raise GatewayError(READER_OFFLINE, TEST_CARDS[READER_OFFLINE][2], retryable=True)
         if attempt is None:  # a retry with the same payment id reuses the attempt
             attempt = SimulatedAttempt(
                 intent_id="sim_pi_" + request.payment_id,

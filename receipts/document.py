@@ -129,10 +129,50 @@ class QueueTicketDocument:
         return cls(**data)
 
 
-Document = ReceiptDocument | QueueTicketDocument
+@dataclass(frozen=True)
+class ServiceRequestDocument:
+    """The slip a resident takes home after requesting a service: the reference to look it
+    up by, what was asked for and what happens next."""
+
+    office_name: str
+    reference: str  # 8 digits
+    service: str  # bulky_item, cart_exchange, missed_pickup (kiosk.service_requests.KINDS)
+    issued_at: dt.datetime
+    office_address: tuple[str, ...] = ()
+    office_phone: str | None = None
+    language: str = "en"
+    timezone: str = "America/Los_Angeles"
+    kind: str = field(default="service_request", init=False)
+
+    def __post_init__(self):
+        if self.issued_at.tzinfo is None:
+            raise ValueError("issued_at must be timezone-aware")
+
+    @property
+    def receipt_number(self) -> str:
+        return self.reference
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["issued_at"] = self.issued_at.isoformat()
+        data["office_address"] = list(self.office_address)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServiceRequestDocument:
+        data = dict(data)
+        data.pop("kind", None)
+        data["issued_at"] = dt.datetime.fromisoformat(data["issued_at"])
+        data["office_address"] = tuple(data.get("office_address") or ())
+        return cls(**data)
+
+
+Document = ReceiptDocument | QueueTicketDocument | ServiceRequestDocument
 
 
 def document_from_dict(data: dict[str, Any]) -> Document:
     if data.get("kind") == "ticket":
         return QueueTicketDocument.from_dict(data)
+    if data.get("kind") == "service_request":
+        return ServiceRequestDocument.from_dict(data)
     return ReceiptDocument.from_dict(data)

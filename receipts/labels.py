@@ -105,6 +105,59 @@ LABELS: dict[str, dict[str, str]] = {
         "vi": "Bắt đầu hoặc ngừng dịch vụ",
     },
     "service_other": {"en": "Other questions", "es": "Otras consultas", "vi": "Câu hỏi khác"},
+    # Service-request slips
+    "sr_title": {
+        "en": "SERVICE REQUEST",
+        "es": "SOLICITUD DE SERVICIO",
+        "vi": "YÊU CẦU DỊCH VỤ",
+    },
+    "sr_reference": {
+        "en": "Your reference number",
+        "es": "Su número de referencia",
+        "vi": "Số tham chiếu của quý khách",
+    },
+    "sr_kind_bulky_item": {
+        "en": "Bulky-item pickup",
+        "es": "Recolección de objetos grandes",
+        "vi": "Thu gom đồ cồng kềnh",
+    },
+    "sr_kind_cart_exchange": {
+        "en": "Cart exchange or repair",
+        "es": "Cambio o reparación de bote",
+        "vi": "Đổi hoặc sửa thùng rác",
+    },
+    "sr_kind_missed_pickup": {
+        "en": "Missed pickup",
+        "es": "Recolección no realizada",
+        "vi": "Bị bỏ sót thu gom",
+    },
+    "sr_next": {
+        "en": "What happens next",
+        "es": "Qué sigue",
+        "vi": "Các bước tiếp theo",
+    },
+    "sr_step_received": {
+        "en": "1. Received: we have your request.",
+        "es": "1. Recibida: ya tenemos su solicitud.",
+        "vi": "1. Đã nhận: chúng tôi đã nhận yêu cầu của quý khách.",
+    },
+    "sr_step_scheduled": {
+        "en": "2. Scheduled: we give it a date and let you know.",
+        "es": "2. Programada: le asignamos una fecha y se la comunicamos.",
+        "vi": "2. Đã lên lịch: chúng tôi chọn ngày và báo cho quý khách.",
+    },
+    "sr_step_done": {
+        "en": "3. Done: the work is finished.",
+        "es": "3. Terminada: el trabajo está hecho.",
+        "vi": "3. Hoàn tất: công việc đã xong.",
+    },
+    "sr_keep": {
+        "en": "Keep this slip. Check your request at the kiosk with this number, or call us.",
+        "es": "Conserve este comprobante. Consulte su solicitud en el quiosco con este número "
+        "o llámenos.",
+        "vi": "Xin giữ phiếu này. Quý khách có thể xem yêu cầu tại máy tự phục vụ bằng số này "
+        "hoặc gọi cho chúng tôi.",
+    },
     # Email
     "email_subject": {
         "en": "Your payment receipt {number}",
@@ -160,6 +213,11 @@ def _money(cents: int, lang: str) -> str:
 
 def local_date(day: dt.date, lang: str) -> str:
     return _plain_spaces(format_date(day, "medium", locale=_BABEL_LOCALE[language(lang)]))
+
+
+def local_day(at: dt.datetime, tz: str = "America/Los_Angeles") -> dt.date:
+    """The office's local date of a UTC moment."""
+    return at.astimezone(ZoneInfo(tz)).date()
 
 
 def local_time(at: dt.datetime, lang: str, tz: str = "America/Los_Angeles") -> str:

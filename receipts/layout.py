@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from receipts import labels as L
-from receipts.document import Document, QueueTicketDocument, ReceiptDocument, nfc
+from receipts.document import (
+    Document,
+    QueueTicketDocument,
+    ReceiptDocument,
+    ServiceRequestDocument,
+    nfc,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,8 @@ BLANK = Line("blank")
 def lay_out(doc: Document) -> list[Line]:
     if isinstance(doc, QueueTicketDocument):
         return _ticket(doc)
+    if isinstance(doc, ServiceRequestDocument):
+        return _service_request(doc)
     return _receipt(doc)
 
 
@@ -124,6 +132,39 @@ def _ticket(d: QueueTicketDocument) -> list[Line]:
         out.append(_p(L.label("ticket_wait", lang), wait))
     out.append(_p(L.label("time", lang), L.local_time(d.issued_at, lang, d.timezone)))
     out += [BLANK, _t(L.label("ticket_help", lang), align="center")]
+    return out
+
+
+def _service_request(d: ServiceRequestDocument) -> list[Line]:
+    lang = d.language
+    kind_key = f"sr_kind_{d.service}"
+    service = L.label(kind_key, lang) if kind_key in L.LABELS else d.service
+    reference = f"{d.reference[:4]} {d.reference[4:]}" if len(d.reference) == 8 else d.reference
+    out = [_t(d.office_name, align="center", bold=True)]
+    out += [_t(a, align="center") for a in d.office_address]
+    if d.office_phone:
+        out.append(_t(f"{L.label('phone', lang)} {d.office_phone}", align="center"))
+    out += [
+        BLANK,
+        _t(L.label("sr_title", lang), align="center", bold=True),
+        BLANK,
+        _t(L.label("sr_reference", lang), align="center"),
+        _t(reference, align="center", bold=True, size=2),
+        BLANK,
+        _p(L.label("ticket_service", lang), service),
+        _p(L.label("date", lang), L.local_date(L.local_day(d.issued_at, d.timezone), lang)),
+        _p(L.label("time", lang), L.local_time(d.issued_at, lang, d.timezone)),
+        RULE,
+        _t(L.label("sr_next", lang) + ":", bold=True),
+    ]
+    for step in ("sr_step_received", "sr_step_scheduled", "sr_step_done"):
+        out += [_t(row) for row in L.label(step, lang).split("\n")]
+    out += [
+        RULE,
+        Line("barcode", d.reference, align="center"),
+        BLANK,
+        _t(L.label("sr_keep", lang), align="center"),
+    ]
     return out
 
 

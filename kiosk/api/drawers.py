@@ -239,6 +239,21 @@ def open_drawer():
     return jsonify(drawer_json(session, drawer)), (200 if replayed else 201)
 
 
+@bp.route("/drawers/current", methods=["GET"])
+@access("cashier", "supervisor")
+def current_drawer():
+    """The drawer open at the caller's paired counter station (404 when none is open)."""
+    session = db.session()
+    drawer = drawers.open_drawer_at(session, current_principal().station_id)
+    if drawer is None:
+        return api_error(404, "no_open_drawer", "No drawer is open at this station.")
+    try:
+        drawer = _visible_drawer(session, drawer.id)
+    except PaymentError as exc:
+        return _error(exc)
+    return jsonify(drawer_json(session, drawer))
+
+
 @bp.route("/drawers/<int:drawer_id>", methods=["GET"])
 @access("cashier", "supervisor", "finance")
 def get_drawer(drawer_id: int):
@@ -478,6 +493,14 @@ OPENAPI_PATHS = {
                     "content": {"application/json": {"schema": _DRAWER}},
                 },
             },
+        }
+    },
+    "/api/v1/drawers/current": {
+        "get": {
+            "summary": "The drawer open at the caller's counter station",
+            "operationId": "getCurrentDrawer",
+            "tags": ["drawers"],
+            "responses": _responses("200", "401", "403", "404"),
         }
     },
     "/api/v1/drawers/{drawer_id}": {

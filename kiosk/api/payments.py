@@ -205,6 +205,9 @@ def payment_json(payment: Payment) -> dict[str, Any]:
             else None
         ),
         "failure": failure,
+        # "offline": the reader could not be reached at start (the attempt is being canceled
+        # at the processor while the status is still awaiting_card; canceled once it is).
+        "reader_status": "offline" if service.reader_offline(payment) else None,
         "needs_review": payment.needs_review,
         "created_at": iso_utc(payment.created_at),
         "completed_at": iso_utc(payment.completed_at),
@@ -357,6 +360,7 @@ def refund_payment(payment_id: str):
             kind=kind,
             reason=_optional_text(body, "reason", 500),
             gateway=gateway,
+            station_id=current_principal().station_id,  # cash refunds leave this drawer
         )
         session.commit()
     except PaymentError as exc:
@@ -454,6 +458,12 @@ _PAYMENT = {
         "failure": {
             "type": ["object", "null"],
             "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        },
+        "reader_status": {
+            "type": ["string", "null"],
+            "enum": ["offline", None],
+            "description": "offline: the card reader could not be reached; the payment is "
+            "canceled (failure code reader_offline) once the processor confirms no charge.",
         },
     },
 }

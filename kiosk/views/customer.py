@@ -30,6 +30,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from hardware import scanline
+from hardware.devices import PrinterStatus
 from kiosk import accounts, content, db, ratelimit, receipting
 from kiosk import queue as queue_service
 from kiosk import service_requests as sr
@@ -469,7 +470,56 @@ def _start_pay(cents: int):
     session["pay"] = {"amount": cents, "key": secrets.token_hex(16)}
     _note(reason="billing.pay_bill")
     _session_db().commit()
+    if not _printer_can_print():
+        return redirect(url_for("customer.pay_printer"))
     return redirect(url_for("customer.pay"))
+
+
+def _printer_can_print() -> bool:
+    """The kiosk's printer before the card prompt: only a known fault (paper out, cover open,
+    offline) counts; ``unknown`` and the preview printer are taken as able to print."""
+    status = receipting.station_printer_status(current_station())
+    return status.can_print or status == PrinterStatus.UNKNOWN
+
+
+@bp.route("/pay/printer")
+@access("kiosk")
+@needs_account
+def pay_printer():
+    """The printer cannot print: offer the emailed receipt or to go on without paper."""
+    if not session.get("pay"):
+        return redirect(url_for("customer.account"))
+    return render_template("customer/printer.html", amount=session["pay"]["amount"])
+
+
+@bp.route("/pay/no-paper", methods=["POST"])
+@access("kiosk")
+@needs_account
+def pay_no_paper():
+    pay = session.get("pay")
+    if not pay:
+        return redirect(url_for("customer.account"))
+    session["pay"] = {**pay, "no_paper": True}
+    return redirect(url_for("customer.pay"))
+
+
+@bp.route("/pay/email", methods=["GET", "POST"])
+@access("kiosk")
+@needs_account
+def pay_email():
+    """The emailed receipt chosen before paying (the printer is down): no paper is printed."""
+    pay = session.get("pay")
+    if not pay:
+        return redirect(url_for("customer.account"))
+    error = None
+    if request.method == "POST":
+        address = request.form.get("email", "").strip()
+        if not EMAIL.match(address) or len(address) > 254:
+            error = _("That email address does not look complete. Please check it.")
+        else:
+            session["pay"] = {**pay, "email": address, "no_paper": True}
+            return redirect(url_for("customer.pay"))
+    return render_template("customer/pay_email.html", error=error), (400 if error else 200)
 
 
 # ---------------------------------------------------------------- pay
@@ -490,6 +540,7 @@ def pay():
         fee_cents=fee,
         idempotency_key=pay["key"],
         poll_ms=current_app.config["KIOSK_PAY_POLL_MS"],
+        email=pay.get("email", ""),
     )
 
 
@@ -503,7 +554,7 @@ def pay_retry():
         return redirect(url_for("customer.account"))
     _note(outcome="payment_declined")
     _session_db().commit()
-    session["pay"] = {"amount": pay["amount"], "key": secrets.token_hex(16)}
+    session["pay"] = {**pay, "key": secrets.token_hex(16)}
     return redirect(url_for("customer.pay"))
 
 
@@ -539,10 +590,22 @@ def paid(payment_id: str):
     payment = _own_payment(payment_id)
     if payment.status != "succeeded":
         return redirect(url_for("customer.pay"))
-    session.pop("pay", None)
+    pay = session.pop("pay", None) or {}
+    if pay.get("no_paper"):
+        session["no_paper"] = payment.id
     _note(outcome="paid")
     _session_db().commit()
-    return render_template("customer/paid.html", payment=payment)
+    return render_template(
+        "customer/paid.html",
+        payment=payment,
+        no_paper=session.get("no_paper") == payment.id,
+        email_masked=_mask_email(payment.email) if payment.email else None,
+    )
+
+
+def _mask_email(address: str) -> str:
+    local, _at, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
 
 
 @bp.route("/paid/<payment_id>/email", methods=["GET", "POST"])
@@ -561,8 +624,7 @@ def email_receipt(payment_id: str):
         else:
             _send_email_receipt(payment, address)
             _session_db().commit()
-            local, _at, domain = address.partition("@")
-            sent_to = f"{local[:1]}***@{domain}"
+            sent_to = _mask_email(address)
     return render_template("customer/email.html", payment=payment, error=error, sent_to=sent_to), (
         400 if error else 200
     )
@@ -642,6 +704,7 @@ def service_details(kind: str):
             _session_db().rollback()
             error = _("Please choose one answer for each question.")
         else:
+            receipting.enqueue_service_request(_session_db(), created, station)
             _note(reason=sr.REASON_CODES[kind], outcome="request_created")
             _session_db().commit()
             return redirect(url_for("customer.service_done", reference=created.reference))

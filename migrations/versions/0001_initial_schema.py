@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 23:24:22.000054
+Create Date: 2026-11-23 23:34:55.257573
 """
 from alembic import op
 import sqlalchemy as sa
@@ -445,6 +445,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('idempotency_key', name=op.f('uq_refunds_idempotency_key'))
     )
     with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_refunds_business_date'), ['business_date'], unique=False)
         batch_op.create_index(batch_op.f('ix_refunds_drawer_session_id'), ['drawer_session_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_refunds_payment_id'), ['payment_id'], unique=False)
 
@@ -477,6 +478,7 @@ def downgrade() -> None:
     with op.batch_alter_table('refunds', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_refunds_payment_id'))
         batch_op.drop_index(batch_op.f('ix_refunds_drawer_session_id'))
+        batch_op.drop_index(batch_op.f('ix_refunds_business_date'))
 
     op.drop_table('refunds')
     with op.batch_alter_table('payment_allocations', schema=None) as batch_op:

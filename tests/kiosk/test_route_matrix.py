@@ -69,6 +69,9 @@ EXPECTED: dict[str, frozenset[str]] = {
     "customer.pay_cancel": KIOSK_ONLY,
     "customer.pay_due": KIOSK_ONLY,
     "customer.pay_retry": KIOSK_ONLY,
+    "customer.pay_printer": KIOSK_ONLY,
+    "customer.pay_no_paper": KIOSK_ONLY,
+    "customer.pay_email": KIOSK_ONLY,
     "customer.questions": KIOSK_ONLY,
     "customer.question": KIOSK_ONLY,
     "customer.pickup_day": KIOSK_ONLY,
@@ -117,6 +120,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     # cash drawers: approve/reopen take a supervisor's typed credentials on a cashier's screen
     "api.open_drawer": COUNTER,
     "api.get_drawer": COUNTER | FINANCE,
+    "api.current_drawer": COUNTER,
     "api.record_drawer_movement": COUNTER,
     "api.close_drawer": COUNTER,
     "api.approve_drawer": COUNTER,

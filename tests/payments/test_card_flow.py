@@ -166,6 +166,9 @@ class _Broken:
     def find(self, payment_id):
         raise GatewayError("down", "down")
 
+    def cancel(self, payment_id, intent_id, reader_id):
+        raise GatewayError("down", "down")
+
 
 def test_unreachable_reader(session, world):
     p = _card(session, world)

@@ -4,8 +4,13 @@ property, its totals equal the sum of the receipts of any generated day."""
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import datetime as dt
+import io
 import itertools
+import re
+import subprocess
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,9 +18,12 @@ from sqlalchemy import select
 
 from kiosk.models import StaffUser
 from kiosk.receipting import build_receipt_document
+from kiosk.reports import daily_report_csv, daily_report_pdf
+from kiosk.reports.sample import sample_report
 from payments import reports, service
 from payments.db import business_date, utcnow
 from payments.models import Payment, Refund
+from payments.money import parse_amount
 from payments.simulated import SimulatedReader
 from tests import factories
 from tests.payments.conftest import command, make_world, tender
@@ -192,3 +200,46 @@ def test_report_totals_equal_the_sum_of_receipts(session, day):
         r.tendered_cents - r.change_cents for r in kept
     )
     assert report.net_cents == report.collected.amount_cents + report.fees_cents
+
+
+def _pdf_pages_text(pdf: bytes, tmp_path) -> list[str]:
+    path = tmp_path / "report.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    return [page for page in text.split("\f") if page.strip()]
+
+
+def test_pdf_has_office_and_date_on_every_page_and_repeats_headers(tmp_path):
+    report = sample_report()  # 70 voids and refunds: the last table spans pages
+    pages = _pdf_pages_text(daily_report_pdf(report), tmp_path)
+    assert len(pages) >= 2
+    for page in pages:
+        assert "Santa Ana Trash & Recycling Payment Office" in page
+        assert "November 20, 2026" in page
+    assert all(re.search(r"Kind\s+Receipt\s+Tender\s+Approved by", p) for p in pages[1:])
+    assert "Nguyễn Thị Hương" in pages[0]  # Vietnamese through DejaVu Sans
+    assert "$158,427.41" in pages[0]
+
+
+def test_csv_of_a_built_day_adds_up(session, world):
+    day, _, _ = build_day(session, world)
+    report = reports.daily_report(session, world.office.id, day)
+    rows = list(csv.DictReader(io.StringIO(daily_report_csv(report))))
+    tenders = [r for r in rows if r["section"] == "tender"]
+    assert sum(parse_amount(r["amount"]) for r in tenders) == 4550
+    net = next(r for r in rows if r["section"] == "totals" and r["name"] == "net")
+    assert parse_amount(net["amount"]) == report.net_cents
+    adjustments = [r for r in rows if r["section"] in ("void", "refund")]
+    assert [r["section"] for r in adjustments] == ["void", "refund"]
+    assert "approved by Test Supervisor" in adjustments[0]["detail"]
+
+
+def test_csv_cells_cannot_start_a_formula():
+    report = sample_report()
+    evil = dataclasses.replace(report.by_operator[0], key="=HYPERLINK(1)")
+    text = daily_report_csv(dataclasses.replace(report, by_operator=[evil]))
+    row = [r for r in csv.reader(io.StringIO(text)) if r[0] == "operator"][0]
+    assert row[1] == "'=HYPERLINK(1)"
+    assert ["totals", "net", "", "", "158427.41", ""] in list(csv.reader(io.StringIO(text)))

@@ -108,7 +108,9 @@
       (known || document.querySelector('[data-reason-for="other"]')).hidden = false;
     }
     var failed = state === "declined" || state === "offline" || state === "error";
-    document.querySelector(".after-fail").hidden = !failed;
+    // Reader offline: another card will not help; offer a person at the counter instead.
+    document.querySelector(".after-fail").hidden = !failed || state === "offline";
+    document.querySelector(".see-person").hidden = state !== "offline";
     body.dataset.busy = state === "processing" ? "1" : "0";
     document.getElementById("pay-cancel").disabled = state === "processing";
   }
@@ -139,10 +141,12 @@
         .catch(function () {})
         .then(function () { cancelForm.submit(); });
     });
-    api("POST", d.payUrl, {
+    var order = {
       account_number: d.account, amount_cents: amount, language: d.lang,
       tenders: [{ kind: "card", amount_cents: amount }]
-    }, { "Idempotency-Key": d.key }).then(function (res) {
+    };
+    if (d.email) order.email = d.email;  // chosen because the printer cannot print
+    api("POST", d.payUrl, order, { "Idempotency-Key": d.key }).then(function (res) {
       if (res.status >= 400 || !res.body.id) {
         var code = (res.body && res.body.error && res.body.error.code) || "";
         show(OFFLINE.test(code) || res.status === 503 ? "offline" : "error");
@@ -162,8 +166,14 @@
         show(OFFLINE.test(code) ? "offline" : "declined", code);
         return;
       }
-      if (s === "canceled") { stopped = true; show("canceled"); return; }
-      show(s === "processing" ? "processing" : "waiting");
+      if (s === "canceled") {
+        stopped = true;
+        show(p.failure && p.failure.code === "reader_offline" ? "offline" : "canceled");
+        return;
+      }
+      // Start failed and the processor has not yet confirmed the cancel: keep checking.
+      if (p.reader_status === "offline") show("checking");
+      else show(s === "processing" ? "processing" : "waiting");
       setTimeout(function () {
         api("GET", d.payUrl + "/" + p.id).then(function (r) {
           if (r.status >= 400) { show("error"); return; }

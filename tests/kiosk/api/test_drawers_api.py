@@ -5,10 +5,14 @@ which drawer, bad input, idempotent replays and reopen."""
 
 from __future__ import annotations
 
+import re
+import threading
 import uuid
 
 import pytest
+import requests
 from sqlalchemy import func, select
+from werkzeug.serving import make_server
 
 from kiosk.auth import DEVICE_COOKIE
 from kiosk.config import REPO_ROOT, ConfigError, load
@@ -219,27 +223,26 @@ def test_no_close_with_a_payment_in_flight(cashier, sessions, office):
     assert cashier.get(f"/api/v1/drawers/{drawer_id}").get_json()["status"] == "open"
 
 
-@pytest.mark.parametrize(
-    ("counts", "code"),
-    [
+def test_bad_counts_are_refused_with_a_message(cashier, sessions):
+    cases = [
         ({"bill_20": "ten"}, "bad_count"),
         ({"bill_20": -2}, "negative_count"),
         ({"bill_7": 1}, "unknown_denomination"),
         ({"bill_20": 1.5}, "bad_count"),
         ("200", "bad_counts"),
         (None, "bad_counts"),
-    ],
-)
-def test_bad_counts_are_refused_with_a_message(cashier, sessions, counts, code):
-    r = _post(cashier, "/api/v1/drawers", {"counts": counts})
-    assert r.status_code == 400
-    assert r.get_json()["error"]["code"] == code and r.get_json()["error"]["message"]
+    ]
+    for counts, code in cases:
+        r = _post(cashier, "/api/v1/drawers", {"counts": counts})
+        assert r.status_code == 400
+        assert r.get_json()["error"]["code"] == code and r.get_json()["error"]["message"]
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(DrawerSession)) == 0
     drawer_id = _open(cashier)["id"]
-    r = _post(cashier, f"/api/v1/drawers/{drawer_id}/close", {"counts": counts})
-    assert r.status_code == 400 and r.get_json()["error"]["code"] == code
-    assert _blind(r.get_json())
+    for counts, code in cases:
+        r = _post(cashier, f"/api/v1/drawers/{drawer_id}/close", {"counts": counts})
+        assert r.status_code == 400 and r.get_json()["error"]["code"] == code
+        assert _blind(r.get_json())
     assert cashier.get(f"/api/v1/drawers/{drawer_id}").get_json()["status"] == "open"
 
 
@@ -341,3 +344,111 @@ def test_reopen_needs_a_supervisor(cashier, supervisor):
     assert _blind(cashier.get(f"/api/v1/drawers/{drawer_id}").get_json())
     r = _post(cashier, f"/api/v1/drawers/{drawer_id}/close", {"counts": FLOAT})
     assert r.get_json()["close"]["over_short_cents"] == 0
+
+
+def test_current_drawer_of_the_station(cashier):
+    r = cashier.get("/api/v1/drawers/current")
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "no_open_drawer"
+    drawer_id = _open(cashier)["id"]
+    r = cashier.get("/api/v1/drawers/current")
+    assert r.status_code == 200 and r.get_json()["id"] == drawer_id and _blind(r.get_json())
+
+
+# -- concurrency through a real server -----------------------------------------------------
+
+
+@pytest.fixture
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+_META = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def test_simultaneous_opens_at_one_station_make_one_drawer(live_server, sessions, office):
+    with sessions() as s:
+        user = factories.make_staff(s, "cashier", office_id=office.id)
+        station, code = factories.make_station(s, s.merge(office), "counter", name="Race counter")
+        _, token = pair(s, code)
+        s.commit()
+        username = user.username
+    http = requests.Session()
+    http.cookies.set(DEVICE_COOKIE, token, domain="127.0.0.1")
+    page = http.get(f"{live_server}/login", timeout=10).text
+    r = http.post(
+        f"{live_server}/login",
+        data={
+            "username": username,
+            "password": factories.PASSWORD,
+            "csrf_token": _META.search(page)[1],
+        },
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert r.status_code == 302
+    http.headers["X-CSRFToken"] = _META.search(
+        http.get(f"{live_server}{TOKEN_PAGE}", timeout=10).text
+    )[1]
+
+    n = 8
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(i):
+        barrier.wait()
+        try:
+            results[i] = http.post(
+                f"{live_server}/api/v1/drawers",
+                json={"counts": FLOAT},
+                headers={"Idempotency-Key": f"race-{i}"},
+                timeout=60,
+            ).status_code
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [201] + [409] * (n - 1), results
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(DrawerSession)) == 1
+
+
+def test_a_cash_refund_at_the_counter_leaves_that_stations_drawer(
+    app, sessions, office, cashier
+):
+    import datetime as dt
+
+    from payments.models import Payment, Refund
+
+    _open(cashier)
+    paid = _cash_payment(cashier, sessions, 4_000, 4_000)
+    with sessions() as s:  # the payment belongs to an earlier business day
+        payment = s.get(Payment, paid["id"])
+        payment.business_date = payment.business_date - dt.timedelta(days=3)
+        s.commit()
+    supervisor_at_counter = _client(app, sessions, office, "supervisor", "Counter 2")
+    refused = _post(
+        supervisor_at_counter,
+        f"/api/v1/payments/{paid['id']}/refunds",
+        {"amount_cents": 1_500, "kind": "cash", "reason": "billed twice"},
+    )
+    assert refused.status_code == 409, refused.get_json()  # no open drawer at Counter 2 yet
+    assert refused.get_json()["error"]["code"] == "no_open_drawer"
+    drawer = _open(supervisor_at_counter)
+    r = _post(
+        supervisor_at_counter,
+        f"/api/v1/payments/{paid['id']}/refunds",
+        {"amount_cents": 1_500, "kind": "cash", "reason": "billed twice"},
+    )
+    assert r.status_code == 201, r.get_json()
+    with sessions() as s:
+        (refund,) = s.query(Refund).filter_by(payment_id=paid["id"]).all()
+        assert refund.drawer_session_id == drawer["id"]
