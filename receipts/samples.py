@@ -9,7 +9,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from receipts.document import BillLine, ReceiptDocument, TenderEntry, mask_name
+from receipts.document import (
+    BillLine,
+    ReceiptDocument,
+    ServiceRequestDocument,
+    TenderEntry,
+    mask_name,
+)
 from receipts.pdf import render_pdf
 
 
@@ -40,18 +46,33 @@ def sample(lang: str) -> ReceiptDocument:
     )
 
 
+def sample_slip(lang: str) -> ServiceRequestDocument:
+    """A service-request slip as the kiosk prints it."""
+    return ServiceRequestDocument(
+        office_name="Santa Ana Trash & Recycling Payment Office",
+        reference="40217735",
+        service={"en": "bulky_item", "es": "cart_exchange"}.get(lang, "missed_pickup"),
+        issued_at=dt.datetime(2026, 11, 23, 22, 5, tzinfo=dt.UTC),
+        office_address=("1245 W 1st St", "Santa Ana, CA 92703"),
+        office_phone="(714) 555-0142",
+        language=lang,
+    )
+
+
 def write_samples(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     with tempfile.TemporaryDirectory() as tmp:
         for lang in ("en", "es", "vi"):
-            pdf = Path(tmp) / f"{lang}.pdf"
-            pdf.write_bytes(render_pdf(sample(lang)))
-            out = directory / f"receipt-{lang}"
-            subprocess.run(
-                ["pdftoppm", "-png", "-r", "110", "-singlefile", str(pdf), str(out)], check=True
-            )
-            written.append(out.with_suffix(".png"))
+            for stem, doc in (("receipt", sample(lang)), ("service-request", sample_slip(lang))):
+                pdf = Path(tmp) / f"{stem}-{lang}.pdf"
+                pdf.write_bytes(render_pdf(doc))
+                out = directory / f"{stem}-{lang}"
+                subprocess.run(
+                    ["pdftoppm", "-png", "-r", "110", "-singlefile", str(pdf), str(out)],
+                    check=True,
+                )
+                written.append(out.with_suffix(".png"))
     return written
 
 

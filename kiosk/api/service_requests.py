@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import jsonify, request
 from sqlalchemy import select
 
-from kiosk import db
+from kiosk import db, receipting
 from kiosk import service_requests as sr
 from kiosk.access import access
 from kiosk.api import bp
 from kiosk.api.common import caller_office_id
+from kiosk.auth import current_station
 from kiosk.models import Account
 from kiosk.security import api_error, current_principal
 
@@ -126,6 +127,8 @@ def create_service_request():
             channel="kiosk" if current_principal().is_kiosk else "counter",
         )
         status = sr.status_of(session, created.reference)
+        if current_principal().is_kiosk:  # the slip prints at the kiosk that asked
+            receipting.enqueue_service_request(session, created, current_station())
     except sr.ServiceRequestError as exc:
         session.rollback()
         return api_error(400, exc.code, exc.message)

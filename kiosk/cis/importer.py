@@ -60,6 +60,7 @@ DIRECTIONS = frozenset({"N", "S", "E", "W"})
 MAX_CENTS = 999_999_999  # what fits the scanline's 9-digit amount
 CHUNK = 20_000
 REBUILD_INDEXES_BYTES = 8 * 1024 * 1024  # about 50,000 rows
+DIGEST_BLOCK = 1 << 20
 
 _NUMBER = re.compile(r"[1-9][0-9]{0,9}")
 _INT = re.compile(r"-?[0-9]{1,10}")
@@ -655,12 +656,18 @@ def _digest(path: Path) -> tuple[str, bool]:
     make of it, several times faster)."""
     digest = hashlib.sha256()
     plain = True
+    carried = b""  # a CR at the end of a block, whose LF may start the next one
     with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-            if plain and (b'"' in chunk or b"\0" in chunk or b"\r" in chunk.replace(b"\r\n", b"")):
-                plain = False
-    return digest.hexdigest(), plain
+        while block := fh.read(DIGEST_BLOCK):
+            digest.update(block)
+            if plain:
+                block = carried + block
+                carried = b"\r" if block.endswith(b"\r") else b""
+                block = block[: len(block) - len(carried)]
+                plain = not (
+                    b'"' in block or b"\0" in block or b"\r" in block.replace(b"\r\n", b"")
+                )
+    return digest.hexdigest(), plain and not carried
 
 
 def _load(

@@ -37,7 +37,9 @@ def test_paper_out_then_pay_without_paper_in_spanish(
     scan(page, line)
     page.get_by_role("button", name=re.compile(r"Pagar")).first.click()
     expect(
-        page.get_by_role("heading", name="La impresora de recibos no puede imprimir en este momento")
+        page.get_by_role(
+            "heading", name="La impresora de recibos no puede imprimir en este momento"
+        )
     ).to_be_visible()
     shots(page, "printer-paper-out", axe=True)
     page.get_by_role("button", name="Seguir sin recibo de papel").click()
@@ -63,9 +65,7 @@ def test_paper_out_then_emailed_receipt(kiosk_page, make_account, shots, session
     page.locator(".keyboard").get_by_role("button", name="@gmail.com", exact=True).click()
     shots(page, "email-before-paying")
     page.get_by_role("button", name="Continue to payment").click()
-    expect(
-        page.get_by_text("We will email your receipt to a***@gmail.com.")
-    ).to_be_visible()
+    expect(page.get_by_text("We will email your receipt to a***@gmail.com.")).to_be_visible()
     shots(page, "approved-emailed")
     with sessions() as s:
         payment = s.scalars(select(Payment)).one()

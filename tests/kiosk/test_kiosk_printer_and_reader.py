@@ -202,3 +202,25 @@ def test_reader_offline_is_reported_after_the_processor_cancel(kiosk_client, bil
     assert body["failure"]["code"] == "reader_offline"
     again = kiosk_client.get(f"/api/v1/payments/{body['id']}").get_json()
     assert again["status"] == "canceled" and again["receipt_number"] is None
+
+
+def test_service_request_through_the_api_prints_at_the_kiosk(kiosk_client, bill, sessions):
+    with sessions() as s:
+        number = s.scalars(select(Account.number)).one()
+    r = kiosk_client.post(
+        "/api/v1/service-requests",
+        json={
+            "account_number": number,
+            "kind": "bulky_item",
+            "details": {"items": "2"},
+            "language": "vi",
+        },
+        headers={"X-CSRFToken": csrf_token(kiosk_client, "/kiosk/")},
+    )
+    assert r.status_code == 201, r.get_json()
+    reference = r.get_json()["reference"]
+    with sessions() as s:
+        job = s.scalars(select(OutboxMessage).where(OutboxMessage.topic == PRINT_TOPIC)).one()
+        assert job.key.endswith(f":{reference}")
+        assert job.data["printer_url"] == "preview://"
+        assert job.data["document"]["language"] == "vi"

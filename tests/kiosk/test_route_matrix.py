@@ -85,6 +85,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "customer.ticket_done": KIOSK_ONLY,
     # the counter
     "counter.index": COUNTER,
+    "counter.reprint": COUNTER,
     # finance
     "finance.index": FINANCE,
     # administration

@@ -75,3 +75,15 @@ def test_columns_in_another_order(session, tmp_path):
     import_accounts(session, write(tmp_path / "a.csv", good_rows(), columns=columns))
     session.commit()
     assert session.scalar(select(Account.name).where(Account.number == "1000001"))
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 64])
+def test_crlf_split_across_read_blocks_is_still_plain(tmp_path, monkeypatch, block):
+    monkeypatch.setattr("kiosk.cis.importer.DIGEST_BLOCK", block)
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"a,b\r\nc,d\r\n")
+    assert _digest(path)[1] is True
+    path.write_bytes(b"a,b\rc,d\r\n")  # a bare CR: the csv module decides
+    assert _digest(path)[1] is False
+    path.write_bytes(b"a,b\r\nc,d\r")
+    assert _digest(path)[1] is False
