@@ -27,7 +27,7 @@ from kiosk.models import (
     StaffUser,
     Station,
 )
-from payments import events
+from payments import audit, events
 from payments.db import utcnow
 from payments.models import Channel, Payment, PaymentStatus, TenderKind
 from payments.outbox import DeliveryError, OutboxMessage, enqueue
@@ -223,6 +223,8 @@ def enqueue_receipt(
                 session, PRINT_TOPIC, job_key(payment.receipt_number, copy, reprint_no), payload
             )
         )
+    if copies:
+        _print_soon(session)
     if email and not reprint:
         messages.append(
             enqueue(
@@ -240,11 +242,14 @@ def on_payment_succeeded(session: Session, payment: Payment, **_: object) -> Non
     if payment.channel == Channel.KIOSK and payment.email:
         copies = 0
     enqueue_receipt(session, payment, copies=copies, email=payment.email)
-    if copies:
-        session.info[_PRINT_AFTER_COMMIT] = True
 
 
 _PRINT_AFTER_COMMIT = "payoffice.print_after_commit"
+
+
+def _print_soon(session: Session) -> None:
+    """Ask for an immediate print pass once this transaction commits (see init_app)."""
+    session.info[_PRINT_AFTER_COMMIT] = True
 
 
 def init_app(app) -> None:
@@ -291,6 +296,7 @@ def enqueue_ticket(
     )
     key = f"ticket:{office.code}:{ticket.business_date.isoformat()}:{ticket.number}"
     expires = utcnow() + KIOSK_RECEIPT_WINDOW
+    _print_soon(session)
     return enqueue(
         session, PRINT_TOPIC, key, print_payload(doc, station.printer_url, expires_at=expires)
     )
@@ -316,10 +322,32 @@ def enqueue_service_request(
     )
     expires = utcnow() + KIOSK_RECEIPT_WINDOW if station.kind == "kiosk" else None
     key = f"service-request:{office.code}:{request.reference}"
-    session.info[_PRINT_AFTER_COMMIT] = True
+    _print_soon(session)
     return enqueue(
         session, PRINT_TOPIC, key, print_payload(doc, station.printer_url, expires_at=expires)
     )
+
+
+def reprint(
+    session: Session, payment: Payment, *, station_id: int | None, actor: str, copies: int = 1
+) -> list[OutboxMessage]:
+    """Reprint a receipt, marked REPRINT, where the caller stands: the station's printer, or
+    the on-screen preview for staff away from any station. Audited."""
+    station = session.get(Station, station_id) if station_id is not None else None
+    printer_url = (station.printer_url if station else None) or "preview://"
+    messages = enqueue_receipt(
+        session, payment, copies=copies, reprint=True, printer_url=printer_url
+    )
+    audit.record(
+        session,
+        "receipt.reprinted",
+        actor=actor,
+        entity="payment",
+        entity_id=payment.id,
+        office_id=payment.office_id,
+        details={"receipt": payment.receipt_number, "copies": copies},
+    )
+    return messages
 
 
 def find_payment(session: Session, receipt_number: str) -> Payment:

@@ -14,9 +14,8 @@ from flask import Response, jsonify, request
 from kiosk import db, receipting
 from kiosk.access import access
 from kiosk.api import bp
-from kiosk.models import StaffUser, Station
+from kiosk.models import StaffUser
 from kiosk.security import api_error, current_principal
-from payments import audit
 from receipts.pdf import render_pdf
 from receipts.preview import render_png
 from receipts.printing import PRINT_TOPIC
@@ -213,22 +212,12 @@ def receipt_reprint(number: str):
         return error
     principal = current_principal()
     session = db.session()
-    # Print where the caller stands; staff away from any station get the on-screen preview.
-    printer_url = "preview://"
-    if principal.station_id is not None:
-        station = session.get(Station, principal.station_id)
-        printer_url = (station.printer_url if station else None) or "preview://"
-    messages = receipting.enqueue_receipt(
-        session, payment, copies=copies, reprint=True, printer_url=printer_url
-    )
-    audit.record(
+    messages = receipting.reprint(
         session,
-        "receipt.reprinted",
+        payment,
+        station_id=principal.station_id,
         actor=_actor(session, principal),
-        entity="payment",
-        entity_id=payment.id,
-        office_id=payment.office_id,
-        details={"receipt": number, "copies": copies},
+        copies=copies,
     )
     session.commit()
     return jsonify({"jobs": [m.key for m in messages]}), 202

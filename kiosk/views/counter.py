@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from kiosk import db, receipting
 from kiosk.access import access
-from kiosk.models import Station, StaffUser
+from kiosk.models import StaffUser, Station
 from kiosk.security import current_principal
 
 bp = Blueprint("counter", __name__)
