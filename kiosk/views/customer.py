@@ -28,6 +28,7 @@ from flask import (
 from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy import select
+from werkzeug.exceptions import NotFound
 
 from hardware import scanline
 from hardware.devices import PrinterStatus
@@ -562,11 +563,35 @@ def pay_retry():
 @access("kiosk")
 @needs_account
 def pay_cancel():
+    payment = _cancel_target(request.form.get("payment_id", ""))
+    if payment is not None and payment.status == "succeeded":
+        # The card went through before the cancel reached the reader: the payment stands.
+        return redirect(url_for("customer.paid", payment_id=payment.id))
     session.pop("pay", None)
     _note(outcome="payment_canceled")
     _session_db().commit()
-    flash(_("The payment was canceled. Your card was not charged."), "info")
+    if payment is not None and payment.status not in ("canceled", "failed"):
+        flash(
+            _(
+                "We could not confirm with the card reader that the payment stopped. If your "
+                "card was charged, the payment counts and you will get a receipt. Staff at the "
+                "counter can check it for you."
+            ),
+            "info",
+        )
+    else:
+        flash(_("The payment was canceled. Your card was not charged."), "info")
     return redirect(url_for("customer.account"))
+
+
+def _cancel_target(payment_id: str):
+    """The visit's own payment being canceled, if the page knew its id."""
+    if not payment_id or len(payment_id) > 32:
+        return None
+    try:
+        return _own_payment(payment_id)
+    except NotFound:
+        return None
 
 
 def _own_payment(payment_id: str):

@@ -170,3 +170,39 @@ def test_ticket_api(kiosk_client, sessions):
     assert kiosk_client.post("/api/v1/tickets", data="[]", headers=headers).status_code == 400
     with sessions() as s:
         assert s.scalar(select(func.count(QueueTicket.id))) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "lands_on", "message"),
+    [
+        ("canceled", "/kiosk/account", "Your card was not charged."),
+        ("awaiting_card", "/kiosk/account", "could not confirm with the card reader"),
+        ("succeeded", "/kiosk/paid/", None),
+    ],
+)
+def test_cancel_tells_what_really_happened(
+    kiosk_client, bill, sessions, office, status, lands_on, message
+):
+    from kiosk.models import Account
+
+    post(kiosk_client, "/kiosk/scan", code=bill)
+    with sessions() as s:
+        account = s.scalar(select(Account).where(Account.number == "424242"))
+        payment = Payment(
+            office_id=office.id,
+            station_id=kiosk_client.station_id,
+            account_id=account.id,
+            account_number=account.number,
+            channel="kiosk",
+            status=status,
+            amount_cents=8450,
+            idempotency_key="cancel-test",
+            receipt_number="SA-20261123-0001" if status == "succeeded" else None,
+        )
+        s.add(payment)
+        s.commit()
+        payment_id = payment.id
+    response = post(kiosk_client, "/kiosk/pay/cancel", payment_id=payment_id)
+    assert lands_on in response.headers["Location"]
+    if message:
+        assert message in kiosk_client.get("/kiosk/account").get_data(as_text=True)

@@ -137,6 +137,7 @@
       if (!paymentId || stopped) return;
       ev.preventDefault();
       stopped = true;
+      cancelForm.elements.payment_id.value = paymentId;  // the server reports what happened
       api("POST", d.payUrl + "/" + paymentId + "/cancel", null, { "Idempotency-Key": d.key + "-cancel" })
         .catch(function () {})
         .then(function () { cancelForm.submit(); });

@@ -421,9 +421,7 @@ def test_simultaneous_opens_at_one_station_make_one_drawer(live_server, sessions
         assert s.scalar(select(func.count()).select_from(DrawerSession)) == 1
 
 
-def test_a_cash_refund_at_the_counter_leaves_that_stations_drawer(
-    app, sessions, office, cashier
-):
+def test_a_cash_refund_at_the_counter_leaves_that_stations_drawer(app, sessions, office, cashier):
     import datetime as dt
 
     from payments.models import Payment, Refund
