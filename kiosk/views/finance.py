@@ -12,4 +12,10 @@ bp = Blueprint("finance", __name__)
 @bp.route("/")
 @access("finance")
 def index():
-    return render_template("finance/index.html", outbox=outbox.state(db.session()))
+    from payments.db import business_date
+
+    return render_template(
+        "finance/index.html",
+        outbox=outbox.state(db.session()),
+        today=business_date().isoformat(),
+    )

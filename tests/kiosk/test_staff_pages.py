@@ -1,4 +1,4 @@
-"""The counter page: the printer alert and reprints marked REPRINT."""
+"""Staff pages: the counter's printer alert and reprints, the finance daily report."""
 
 from __future__ import annotations
 
@@ -76,3 +76,10 @@ def test_reprint_without_csrf_is_refused(client, login_as, session, office, sess
     r = client.post("/counter/reprint", data={"receipt_number": payment.receipt_number})
     assert r.status_code == 400
     assert len(_print_jobs(sessions)) == before
+
+
+def test_finance_page_links_the_daily_report(client, login_as):
+    login_as("finance")
+    page = client.get("/finance/").get_data(as_text=True)
+    assert 'action="/api/v1/reports/daily.pdf"' in page
+    assert "/api/v1/reports/daily.csv?date=" in page
