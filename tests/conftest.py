@@ -17,6 +17,7 @@ from kiosk import create_app
 from kiosk.auth import DEVICE_COOKIE
 from payments.db import Base, make_engine, make_session_factory
 from tests import factories
+from tests.support.security import cheap_argon2  # noqa: F401  (autouse: fast hashing in tests)
 
 TEST_DB = os.environ.get("PAYOFFICE_TEST_DB", "sqlite")
 

@@ -2,8 +2,8 @@
 
 ``cheap_argon2`` swaps the staff password hasher for the same argon2id with the smallest
 cost parameters: production hashing costs about 0.2 s per hash, which would dominate these
-tests. The code under test is unchanged; only the work factor is lower. Import the fixture
-into a test module to use it there."""
+tests. The code under test is unchanged; only the work factor is lower. tests/conftest.py
+imports it, so it applies to every test."""
 
 from __future__ import annotations
 
