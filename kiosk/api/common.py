@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import request
+
 from kiosk import db
 from kiosk.models import StaffUser, Station
-from kiosk.security import current_principal
+from kiosk.security import api_error, current_principal
+from payments.states import PaymentError
 
 
 def caller_office_id() -> int | None:
@@ -20,3 +25,34 @@ def caller_office_id() -> int | None:
         if user is not None:
             return user.office_id
     return None
+
+
+class BadRequest(PaymentError):
+    """A request the API cannot read: 400 with a stable code."""
+
+    status = 400
+
+
+def error_response(exc: PaymentError):
+    """A domain error as the API's JSON error body with its status."""
+    return api_error(exc.status, exc.code, exc.message, **exc.extra)
+
+
+def idempotency_key() -> str:
+    """The Idempotency-Key header every mutating API request must carry."""
+    key = (request.headers.get("Idempotency-Key") or "").strip()
+    if not key:
+        raise BadRequest("idempotency_key_required", "Send an Idempotency-Key header.")
+    if len(key) > 128 or not key.isprintable():
+        raise BadRequest("bad_idempotency_key", "The Idempotency-Key must be 1-128 characters.")
+    return key
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object; an empty body is an empty object."""
+    body = request.get_json(silent=True)
+    if body is None and not request.get_data():
+        return {}
+    if not isinstance(body, dict):
+        raise BadRequest("bad_json", "The body must be a JSON object.")
+    return body

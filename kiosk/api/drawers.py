@@ -13,14 +13,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import current_app, jsonify, request
+from flask import current_app, jsonify
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
 from kiosk import db
 from kiosk.access import access
 from kiosk.api import bp
-from kiosk.api.common import caller_office_id
+from kiosk.api.common import (
+    BadRequest,
+    caller_office_id,
+    error_response,
+    idempotency_key,
+    json_body,
+)
 from kiosk.models import Station
 from kiosk.security import api_error, client_address, current_principal
 from kiosk.staff import LoginPolicy, StaffError, authenticate
@@ -31,38 +37,12 @@ from payments.posting import iso_date, iso_utc
 from payments.states import PaymentError
 
 
-class BadRequest(PaymentError):
-    status = 400
-
-
 class SupervisorRejected(PaymentError):
     status = 403
 
 
-def _error(exc: PaymentError):
-    return api_error(exc.status, exc.code, exc.message, **exc.extra)
-
-
 def _actor() -> str:
     return getattr(current_user, "username", None) or f"staff:{current_principal().user_id}"
-
-
-def _idempotency_key() -> str:
-    key = (request.headers.get("Idempotency-Key") or "").strip()
-    if not key:
-        raise BadRequest("idempotency_key_required", "Send an Idempotency-Key header.")
-    if len(key) > 128 or not key.isprintable():
-        raise BadRequest("bad_idempotency_key", "The Idempotency-Key must be 1-128 characters.")
-    return key
-
-
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if body is None and not request.get_data():
-        return {}
-    if not isinstance(body, dict):
-        raise BadRequest("bad_json", "The body must be a JSON object.")
-    return body
 
 
 def _sees_all() -> bool:
@@ -214,8 +194,8 @@ def _station_id(session, body: dict) -> int:
 def open_drawer():
     session = db.session()
     try:
-        key = _idempotency_key()
-        body = _body()
+        key = idempotency_key()
+        body = json_body()
         office_id = caller_office_id()
         if office_id is None:
             raise BadRequest("no_office", "This station or user belongs to no office.")
@@ -231,7 +211,7 @@ def open_drawer():
         session.commit()
     except PaymentError as exc:
         session.rollback()
-        return _error(exc)
+        return error_response(exc)
     except IntegrityError:
         # Another request opened a drawer at this station at the same moment.
         session.rollback()
@@ -250,7 +230,7 @@ def current_drawer():
     try:
         drawer = _visible_drawer(session, drawer.id)
     except PaymentError as exc:
-        return _error(exc)
+        return error_response(exc)
     return jsonify(drawer_json(session, drawer))
 
 
@@ -262,7 +242,7 @@ def get_drawer(drawer_id: int):
         drawer = _visible_drawer(session, drawer_id)
         body = drawer_json(session, drawer)
     except PaymentError as exc:
-        return _error(exc)
+        return error_response(exc)
     return jsonify(body)
 
 
@@ -271,8 +251,8 @@ def get_drawer(drawer_id: int):
 def record_drawer_movement(drawer_id: int):
     session = db.session()
     try:
-        key = _idempotency_key()
-        body = _body()
+        key = idempotency_key()
+        body = json_body()
         try:
             amount = parse_cents(body.get("amount_cents"))
         except AmountError as exc:
@@ -291,7 +271,7 @@ def record_drawer_movement(drawer_id: int):
         session.commit()
     except PaymentError as exc:
         session.rollback()
-        return _error(exc)
+        return error_response(exc)
     out = {
         "id": movement.id,
         "drawer_id": drawer.id,
@@ -309,8 +289,8 @@ def record_drawer_movement(drawer_id: int):
 def close_drawer(drawer_id: int):
     session = db.session()
     try:
-        key = _idempotency_key()
-        body = _body()
+        key = idempotency_key()
+        body = json_body()
         drawer = _visible_drawer(session, drawer_id)
         supervisor_id = _supervisor_id(session, body, drawer)
         drawer = _visible_drawer(session, drawer_id, lock=True)
@@ -331,7 +311,7 @@ def close_drawer(drawer_id: int):
         session.commit()
     except PaymentError as exc:
         session.rollback()
-        return _error(exc)
+        return error_response(exc)
     return jsonify(drawer_json(session, drawer))
 
 
@@ -340,8 +320,8 @@ def close_drawer(drawer_id: int):
 def approve_drawer(drawer_id: int):
     session = db.session()
     try:
-        _idempotency_key()
-        body = _body()
+        idempotency_key()
+        body = json_body()
         drawer = _visible_drawer(session, drawer_id)
         supervisor_id = _supervisor_id(session, body, drawer)
         drawer = _visible_drawer(session, drawer_id, lock=True)
@@ -354,7 +334,7 @@ def approve_drawer(drawer_id: int):
         session.commit()
     except PaymentError as exc:
         session.rollback()
-        return _error(exc)
+        return error_response(exc)
     return jsonify(drawer_json(session, drawer))
 
 
@@ -363,8 +343,8 @@ def approve_drawer(drawer_id: int):
 def reopen_drawer(drawer_id: int):
     session = db.session()
     try:
-        _idempotency_key()
-        body = _body()
+        idempotency_key()
+        body = json_body()
         drawer = _visible_drawer(session, drawer_id)
         supervisor_id = _supervisor_id(session, body, drawer)
         drawer = _visible_drawer(session, drawer_id, lock=True)
@@ -374,7 +354,7 @@ def reopen_drawer(drawer_id: int):
         session.commit()
     except PaymentError as exc:
         session.rollback()
-        return _error(exc)
+        return error_response(exc)
     except IntegrityError:
         session.rollback()
         return api_error(409, "drawer_already_open", "Another drawer is open at this station.")

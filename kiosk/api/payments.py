@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, jsonify, request
+from flask import current_app, jsonify
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -16,9 +16,15 @@ from sqlalchemy.exc import IntegrityError
 from kiosk import db
 from kiosk.access import access
 from kiosk.api import bp
-from kiosk.api.common import caller_office_id
+from kiosk.api.common import (
+    BadRequest,
+    caller_office_id,
+    error_response,
+    idempotency_key,
+    json_body,
+)
 from kiosk.models import Account, Bill, Station
-from kiosk.security import api_error, current_principal
+from kiosk.security import current_principal
 from payments import service, simulated
 from payments.gateway import CardGateway
 from payments.models import Channel, Payment, TenderKind
@@ -28,10 +34,6 @@ from payments.rules import PaymentRules
 from payments.states import IN_FLIGHT, PaymentError
 
 GATEWAY_FACTORY = "payoffice.card_gateway_factory"  # app.extensions key: session -> gateway
-
-
-class BadRequest(PaymentError):
-    status = 400
 
 
 def card_gateway(session) -> CardGateway | None:
@@ -62,28 +64,6 @@ def _reader_id(session) -> str:
     if station is not None and station.reader_id:
         return station.reader_id
     return f"simulated-{station.id}" if station is not None else "simulated-counter"
-
-
-def _error(exc: PaymentError):
-    return api_error(exc.status, exc.code, exc.message, **exc.extra)
-
-
-def _idempotency_key() -> str:
-    key = (request.headers.get("Idempotency-Key") or "").strip()
-    if not key:
-        raise BadRequest("idempotency_key_required", "Send an Idempotency-Key header.")
-    if len(key) > 128 or not key.isprintable():
-        raise BadRequest("bad_idempotency_key", "The Idempotency-Key must be 1-128 characters.")
-    return key
-
-
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if body is None and not request.get_data():
-        return {}
-    if not isinstance(body, dict):
-        raise BadRequest("bad_json", "The body must be a JSON object.")
-    return body
 
 
 def _cents(value: object, field: str) -> int:
@@ -127,7 +107,7 @@ def _tenders(body: dict, amount: int, kiosk: bool) -> tuple[service.TenderInput,
 
 def _command(session, key: str) -> service.PaymentCommand:
     principal = current_principal()
-    body = _body()
+    body = json_body()
     office_id = caller_office_id()
     if office_id is None:
         raise BadRequest("no_office", "This station or user belongs to no office.")
@@ -249,7 +229,7 @@ def create_payment():
     session = db.session()
     for attempt in range(2):
         try:
-            key = _idempotency_key()
+            key = idempotency_key()
             command = _command(session, key)
             outcome = service.create_payment(session, command, payment_rules())
             payment = outcome.payment
@@ -270,7 +250,7 @@ def create_payment():
             session.commit()
         except PaymentError as exc:
             session.rollback()
-            return _error(exc)
+            return error_response(exc)
         except IntegrityError:
             # Another request with the same key committed first: answer as a replay.
             session.rollback()
@@ -294,7 +274,7 @@ def get_payment(payment_id: str):
                 session.commit()
     except PaymentError as exc:
         session.rollback()
-        return _error(exc)
+        return error_response(exc)
     return jsonify(payment_json(payment))
 
 
@@ -303,14 +283,14 @@ def get_payment(payment_id: str):
 def cancel_payment(payment_id: str):
     session = db.session()
     try:
-        _idempotency_key()
+        idempotency_key()
         payment = _visible_payment(session, payment_id, lock=True)
         gateway = card_gateway(session) if service.card_tender(payment) else None
         service.cancel_payment(session, payment, gateway, actor=_actor())
         session.commit()
     except PaymentError as exc:
         session.rollback()
-        return _error(exc)
+        return error_response(exc)
     return jsonify(payment_json(payment))
 
 
@@ -319,8 +299,8 @@ def cancel_payment(payment_id: str):
 def void_payment(payment_id: str):
     session = db.session()
     try:
-        _idempotency_key()
-        body = _body()
+        idempotency_key()
+        body = json_body()
         payment = _visible_payment(session, payment_id, lock=True)
         gateway = card_gateway(session) if service.card_tender(payment) else None
         service.void_payment(
@@ -334,7 +314,7 @@ def void_payment(payment_id: str):
         session.commit()
     except PaymentError as exc:
         session.rollback()
-        return _error(exc)
+        return error_response(exc)
     return jsonify(payment_json(payment))
 
 
@@ -343,8 +323,8 @@ def void_payment(payment_id: str):
 def refund_payment(payment_id: str):
     session = db.session()
     try:
-        key = _idempotency_key()
-        body = _body()
+        key = idempotency_key()
+        body = json_body()
         kind = body.get("kind")
         if kind is not None and not isinstance(kind, str):
             raise BadRequest("bad_kind", "kind must be card, cash or check.")
@@ -365,7 +345,7 @@ def refund_payment(payment_id: str):
         session.commit()
     except PaymentError as exc:
         session.rollback()
-        return _error(exc)
+        return error_response(exc)
     body = payment_json(payment)
     body["refund"] = {
         "id": refund.id,
@@ -394,7 +374,7 @@ def get_test_card():
     try:
         reader = _simulated_reader_or_404(session)
     except PaymentError as exc:
-        return _error(exc)
+        return error_response(exc)
     return jsonify(
         {
             "reader_id": reader,
@@ -410,16 +390,16 @@ def set_test_card():
     """Demo only: choose the test card (approve, a decline, a timeout, a customer cancel)."""
     session = db.session()
     try:
-        _idempotency_key()
+        idempotency_key()
         reader = _simulated_reader_or_404(session)
-        card = _body().get("card")
+        card = json_body().get("card")
         if card not in simulated.TEST_CARDS:
             raise BadRequest("bad_card", "card must be one of: " + ", ".join(simulated.TEST_CARDS))
         simulated.set_test_card(session, reader, card)
         session.commit()
     except PaymentError as exc:
         session.rollback()
-        return _error(exc)
+        return error_response(exc)
     return jsonify({"reader_id": reader, "card": card, "cards": list(simulated.TEST_CARDS)})
 
 

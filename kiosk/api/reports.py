@@ -16,23 +16,20 @@ from flask_login import current_user
 from kiosk import db
 from kiosk.access import access
 from kiosk.api import bp
-from kiosk.api.common import caller_office_id
+from kiosk.api.common import (
+    BadRequest,
+    caller_office_id,
+    error_response,
+    idempotency_key,
+)
 from kiosk.reports import daily_report_csv, daily_report_pdf
-from kiosk.security import api_error, current_principal
+from kiosk.security import current_principal
 from payments import days, reports
 from payments.db import business_date
 from payments.posting import iso_utc
 from payments.states import PaymentError
 
 MAX_DAYS_BACK = 3660
-
-
-class BadRequest(PaymentError):
-    status = 400
-
-
-def _error(exc: PaymentError):
-    return api_error(exc.status, exc.code, exc.message, **exc.extra)
 
 
 def _office() -> days.Office:
@@ -81,7 +78,7 @@ def daily_report():
     try:
         return jsonify(_report().as_dict())
     except PaymentError as exc:
-        return _error(exc)
+        return error_response(exc)
 
 
 @bp.route("/reports/daily.pdf", methods=["GET"])
@@ -90,7 +87,7 @@ def daily_report_pdf_view():
     try:
         report = _report()
     except PaymentError as exc:
-        return _error(exc)
+        return error_response(exc)
     return Response(
         daily_report_pdf(report),
         mimetype="application/pdf",
@@ -104,7 +101,7 @@ def daily_report_csv_view():
     try:
         report = _report()
     except PaymentError as exc:
-        return _error(exc)
+        return error_response(exc)
     return Response(
         daily_report_csv(report),
         mimetype="text/csv",
@@ -122,15 +119,6 @@ def _close_body() -> str | None:
     if exception is not None and not isinstance(exception, str):
         raise BadRequest("bad_exception", "exception must be text.")
     return exception
-
-
-def _idempotency_key() -> str:
-    key = (request.headers.get("Idempotency-Key") or "").strip()
-    if not key:
-        raise BadRequest("idempotency_key_required", "Send an Idempotency-Key header.")
-    if len(key) > 128 or not key.isprintable():
-        raise BadRequest("bad_idempotency_key", "The Idempotency-Key must be 1-128 characters.")
-    return key
 
 
 def _day_json(office: days.Office, outcome: days.CloseOutcome) -> dict[str, Any]:
@@ -153,7 +141,7 @@ def close_day(day: str):
     Idempotency-Key is required like every mutating call."""
     session = db.session()
     try:
-        _idempotency_key()
+        idempotency_key()
         office = _office()
         business_day = _day(day, office)
         exception = _close_body()
@@ -169,7 +157,7 @@ def close_day(day: str):
         session.commit()
     except PaymentError as exc:
         session.rollback()
-        return _error(exc)
+        return error_response(exc)
     return jsonify(_day_json(office, outcome))
 
 
