@@ -89,7 +89,7 @@ def _story(report: DailyReport) -> list:
             report.collected.count,
             _money(report.collected.amount_cents),
         ],
-        ["Card fees", "", _money(report.fees_cents)],
+        ["Convenience fees (paid by card customers)", "", _money(report.fees_cents)],
         ["Refunds dated this day", report.refunds.count, _money(-report.refunds.amount_cents)],
         ["Net", "", _money(report.net_cents)],
     ]
