@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
+from flask_login import current_user
 
 from kiosk import db
 from kiosk.models import StaffUser, Station
@@ -56,3 +57,11 @@ def json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("bad_json", "The body must be a JSON object.")
     return body
+
+
+def actor() -> str:
+    """Who the audit log names for this request: the kiosk station or the staff member."""
+    principal = current_principal()
+    if principal.is_kiosk:
+        return f"kiosk:{principal.station_id}"
+    return getattr(current_user, "username", None) or f"staff:{principal.user_id}"

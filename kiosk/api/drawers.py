@@ -14,7 +14,6 @@ import datetime as dt
 from typing import Any
 
 from flask import current_app, jsonify
-from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
 from kiosk import db
@@ -22,6 +21,7 @@ from kiosk.access import access
 from kiosk.api import bp
 from kiosk.api.common import (
     BadRequest,
+    actor,
     caller_office_id,
     error_response,
     idempotency_key,
@@ -39,10 +39,6 @@ from payments.states import PaymentError
 
 class SupervisorRejected(PaymentError):
     status = 403
-
-
-def _actor() -> str:
-    return getattr(current_user, "username", None) or f"staff:{current_principal().user_id}"
 
 
 def _sees_all() -> bool:
@@ -205,7 +201,7 @@ def open_drawer():
             station_id=_station_id(session, body),
             cashier_id=current_principal().user_id,
             counts=body.get("counts"),
-            actor=_actor(),
+            actor=actor(),
             key=key,
         )
         session.commit()
@@ -265,7 +261,7 @@ def record_drawer_movement(drawer_id: int):
             amount_cents=amount,
             reason=body.get("reason"),
             staff_user_id=current_principal().user_id,
-            actor=_actor(),
+            actor=actor(),
             key=key,
         )
         session.commit()
@@ -305,7 +301,7 @@ def close_drawer(drawer_id: int):
             tolerance_cents=current_app.config.get(
                 "DRAWER_TOLERANCE_CENTS", drawers.DEFAULT_TOLERANCE_CENTS
             ),
-            actor=_actor(),
+            actor=actor(),
             key=key,
         )
         session.commit()
@@ -329,7 +325,7 @@ def approve_drawer(drawer_id: int):
         if note is not None and (not isinstance(note, str) or len(note) > drawers.MAX_REASON):
             raise BadRequest("bad_note", "note must be text of up to 500 characters.")
         drawers.approve_drawer(
-            session, drawer, supervisor_id=supervisor_id, actor=_actor(), note=note
+            session, drawer, supervisor_id=supervisor_id, actor=actor(), note=note
         )
         session.commit()
     except PaymentError as exc:
@@ -349,7 +345,7 @@ def reopen_drawer(drawer_id: int):
         supervisor_id = _supervisor_id(session, body, drawer)
         drawer = _visible_drawer(session, drawer_id, lock=True)
         drawers.reopen_drawer(
-            session, drawer, supervisor_id=supervisor_id, actor=_actor(), reason=body.get("reason")
+            session, drawer, supervisor_id=supervisor_id, actor=actor(), reason=body.get("reason")
         )
         session.commit()
     except PaymentError as exc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, jsonify
-from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -18,6 +17,7 @@ from kiosk.access import access
 from kiosk.api import bp
 from kiosk.api.common import (
     BadRequest,
+    actor,
     caller_office_id,
     error_response,
     idempotency_key,
@@ -49,13 +49,6 @@ def card_gateway(session) -> CardGateway | None:
 
 def payment_rules() -> PaymentRules:
     return PaymentRules.from_settings(current_app.config)
-
-
-def _actor() -> str:
-    principal = current_principal()
-    if principal.is_kiosk:
-        return f"kiosk:{principal.station_id}"
-    return getattr(current_user, "username", None) or f"staff:{principal.user_id}"
 
 
 def _reader_id(session) -> str:
@@ -154,7 +147,7 @@ def _command(session, key: str) -> service.PaymentCommand:
         bill_ids=tuple(bill_ids),
         email=_optional_text(body, "email", 254),
         confirm_duplicate=confirm,
-        actor=_actor(),
+        actor=actor(),
     )
 
 
@@ -270,7 +263,7 @@ def get_payment(payment_id: str):
         if payment.status in IN_FLIGHT and service.card_tender(payment):
             gateway = card_gateway(session)
             if gateway is not None:
-                service.refresh_card(session, payment, gateway, actor=_actor())
+                service.refresh_card(session, payment, gateway, actor=actor())
                 session.commit()
     except PaymentError as exc:
         session.rollback()
@@ -286,7 +279,7 @@ def cancel_payment(payment_id: str):
         idempotency_key()
         payment = _visible_payment(session, payment_id, lock=True)
         gateway = card_gateway(session) if service.card_tender(payment) else None
-        service.cancel_payment(session, payment, gateway, actor=_actor())
+        service.cancel_payment(session, payment, gateway, actor=actor())
         session.commit()
     except PaymentError as exc:
         session.rollback()
@@ -307,7 +300,7 @@ def void_payment(payment_id: str):
             session,
             payment,
             supervisor_id=current_principal().user_id,
-            actor=_actor(),
+            actor=actor(),
             reason=_optional_text(body, "reason", 500),
             gateway=gateway,
         )
@@ -336,7 +329,7 @@ def refund_payment(payment_id: str):
             amount_cents=_cents(body.get("amount_cents"), "amount_cents"),
             supervisor_id=current_principal().user_id,
             refund_key=key,
-            actor=_actor(),
+            actor=actor(),
             kind=kind,
             reason=_optional_text(body, "reason", 500),
             gateway=gateway,
