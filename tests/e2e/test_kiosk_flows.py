@@ -11,17 +11,12 @@ from sqlalchemy import select
 
 from kiosk.models import QueueTicket, ServiceRequest, Visit
 from payments.outbox import OutboxMessage
+from tests.e2e.keys import press
 
 
 def start(page, language: str = "English") -> None:
     page.goto("/kiosk/")
     page.locator("form.languages").get_by_role("button", name=re.compile(language)).click()
-
-
-def press(page, keys: str, area: str = ".keypad") -> None:
-    for key in keys:
-        name = "Space" if key == " " else key
-        page.locator(area).get_by_role("button", name=name, exact=True).click()
 
 
 def test_address_search_with_several_matches(kiosk_page, make_account, shots, sessions):
@@ -45,7 +40,7 @@ def test_address_search_with_several_matches(kiosk_page, make_account, shots, se
     expect(page.get_by_text("415 N MAIN ST")).to_have_count(0)
     shots(page, "results")
     page.get_by_role("button", name=re.compile("415 N BRISTOL ST B")).click()
-    expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+    expect(page.get_by_role("heading", name="Your account", exact=True)).to_be_visible()
     expect(page.get_by_text("415 N BRISTOL ST B")).to_be_visible()
 
 

@@ -21,7 +21,7 @@ def open_account(page, line: str) -> None:
     page.wait_for_selector("body[data-ready]", state="attached")
     page.keyboard.type(line)
     page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="Su cuenta")).to_be_visible()
+    expect(page.get_by_role("heading", name="Su cuenta", exact=True)).to_be_visible()
 
 
 @pytest.mark.kiosk_settings(KIOSK_IDLE_SECONDS=2, KIOSK_IDLE_WARNING_SECONDS=120)
@@ -34,7 +34,7 @@ def test_more_time_keeps_the_visit(kiosk_page, make_account, shots):
     shots(page, "need-more-time", axe=True)
     dialog.get_by_role("button", name="Sí, necesito más tiempo").click()
     expect(dialog).to_be_hidden()
-    expect(page.get_by_role("heading", name="Su cuenta")).to_be_visible()
+    expect(page.get_by_role("heading", name="Su cuenta", exact=True)).to_be_visible()
     expect(page.get_by_text("$12.34").first).to_be_visible()
 
 

@@ -8,13 +8,14 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from payments.models import Payment
+from tests.e2e.keys import press, press_key, ready
 
 SCAN = "Enter"
 
 
 def scan(page, scanline: str) -> None:
     """The bill scanner types the digits and Enter like a keyboard."""
-    page.wait_for_selector("body[data-ready]", state="attached")
+    ready(page)
     page.keyboard.type(scanline)
     page.keyboard.press(SCAN)
 
@@ -30,7 +31,7 @@ def test_scan_and_pay_approved_in_two_touches(kiosk_page, make_account, shots, s
     page.goto("/kiosk/")
     shots(page, "attract")
     scan(page, line)  # straight from the attract screen
-    expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+    expect(page.get_by_role("heading", name="Your account", exact=True)).to_be_visible()
     expect(page.get_by_text("$84.50").first).to_be_visible()
     expect(page.get_by_text("Past due")).to_be_visible()
     shots(page, "account")
@@ -45,11 +46,9 @@ def test_scan_and_pay_approved_in_two_touches(kiosk_page, make_account, shots, s
         payment = s.scalar(select(Payment).where(Payment.receipt_number == receipt))
         assert payment.status == "succeeded" and payment.amount_cents == 8450
     page.get_by_role("link", name="Email me a receipt").click()
-    for ch in "ana":
-        page.locator(".keyboard").get_by_role("button", name=ch, exact=True).click()
-    page.locator(".keyboard").get_by_role("button", name="@", exact=True).click()
+    press(page, "ana@", ".keyboard")
     page.locator("#email").type("example")
-    page.locator(".keyboard").get_by_role("button", name=".com", exact=True).click()
+    press_key(page, ".com")
     shots(page, "email")
     page.get_by_role("button", name="Send").click()
     expect(page.get_by_text("a***@example.com")).to_be_visible()
@@ -59,8 +58,7 @@ def test_scan_and_pay_approved_in_two_touches(kiosk_page, make_account, shots, s
 
 def _find_by_keypad(page, number: str, find_label: str, submit: str) -> None:
     page.get_by_role("link", name=find_label).click()
-    for digit in number:
-        page.locator(".keypad").get_by_role("button", name=digit, exact=True).click()
+    press(page, number)
     page.get_by_role("button", name=submit).click()
 
 
@@ -79,7 +77,7 @@ def test_bad_amounts_then_decline_then_retry_in_spanish(
     expect(page.locator("html")).to_have_attribute("lang", "es")
     page.get_by_role("link", name=re.compile("Pagar mi factura")).click()
     _find_by_keypad(page, number, "Escribir mi número de cuenta", "Buscar mi cuenta")
-    expect(page.get_by_role("heading", name="Su cuenta")).to_be_visible()
+    expect(page.get_by_role("heading", name="Su cuenta", exact=True)).to_be_visible()
     page.get_by_role("link", name="Pagar otra cantidad").click()
     shots(page, "amount")
     _amount(page, "abc", "Continuar al pago")
@@ -91,8 +89,7 @@ def test_bad_amounts_then_decline_then_retry_in_spanish(
     expect(page.get_by_role("alert")).to_contain_text("El pago máximo")
     with sessions() as s:
         assert s.scalar(select(func.count(Payment.id))) == 0  # nothing changed
-    for key in "20.00":
-        page.locator(".keypad").get_by_role("button", name=key, exact=True).click()
+    press(page, "20.00")
     page.get_by_role("button", name="Continuar al pago").click()
     expect(page.get_by_text("El banco no aprobó esta tarjeta.")).to_be_visible()
     shots(page, "declined")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from kiosk.models import Station
 from payments.models import Payment
+from tests.e2e.keys import press, press_key
 from tests.e2e.test_kiosk_pay import scan, start
 from tests.hardware.loopback import PAPER_OUT, LoopbackPrinter
 
@@ -60,9 +61,8 @@ def test_paper_out_then_emailed_receipt(kiosk_page, make_account, shots, session
     scan(page, line)
     page.get_by_role("button", name=re.compile(r"Pay \$30\.00")).click()
     page.get_by_role("link", name="Email me the receipt").click()
-    for ch in "ana":
-        page.locator(".keyboard").get_by_role("button", name=ch, exact=True).click()
-    page.locator(".keyboard").get_by_role("button", name="@gmail.com", exact=True).click()
+    press(page, "ana", ".keyboard")
+    press_key(page, "@gmail.com")
     shots(page, "email-before-paying")
     page.get_by_role("button", name="Continue to payment").click()
     expect(page.get_by_text("We will email your receipt to a***@gmail.com.")).to_be_visible()
