@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ["lookup", "cis_import", "payments", "receipts", "kiosk", "day_close"]
+BENCHMARKS = ["lookup", "cis_import", "payments", "receipts", "kiosk", "day_close", "measures"]
 DEFAULT_QUICK_N = 10_000
 RESULTS = Path(__file__).resolve().parent / "results"
 

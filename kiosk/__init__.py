@@ -34,7 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from kiosk import auth, payment_hooks
     from kiosk.api import bp as api_bp
     from kiosk.api import health_bp
-    from kiosk.views import admin, counter, customer, finance, home
+    from kiosk.views import admin, counter, customer, finance, finance_measures, home
 
     auth.init_app(app)
     payment_hooks.register()
@@ -47,11 +47,31 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(customer.bp, url_prefix="/kiosk")
     app.register_blueprint(counter.bp, url_prefix="/counter")
     app.register_blueprint(finance.bp, url_prefix="/finance")
+    from kiosk.views import finance_audit, finance_deposit
+
+    app.register_blueprint(finance_deposit.bp, url_prefix="/finance")  # deposit, postings
+    app.register_blueprint(finance_audit.bp, url_prefix="/finance")  # audit log viewer
+    app.register_blueprint(finance_measures.bp, url_prefix="/finance")
+    from kiosk.views import finance_recon
+
+    app.register_blueprint(finance_recon.bp, url_prefix="/finance/reconciliation")
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     from kiosk import webhooks
 
     webhooks.init_app(app)  # POST /webhooks/stripe; the Stripe gateway when configured
+    from kiosk.views import counter_drawer, counter_lock, counter_override
+
+    counter_lock.init_app(app)  # /counter/unlock, /counter/pin; the lock check on every request
+    app.register_blueprint(counter_override.bp, url_prefix="/counter/payments")
+    app.register_blueprint(counter_drawer.bp, url_prefix="/counter/drawer")
+    from kiosk.views import counter_accounts
+
+    app.register_blueprint(counter_accounts.bp, url_prefix="/counter")  # accounts, payments
+    from kiosk.views import counter_queue, lobby
+
+    app.register_blueprint(counter_queue.bp, url_prefix="/counter")  # /counter/queue, /visits
+    app.register_blueprint(lobby.bp, url_prefix="/lobby")  # public now-serving screen
     security.check_every_route_declares_access(app)
     return app

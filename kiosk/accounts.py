@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import Dialect, Integer, Select, bindparam, select
+from sqlalchemy import Dialect, Integer, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from hardware import scanline as scanlines
-from kiosk.models import Account, Bill
+from kiosk.models import Account, Bill, phone_digits
 
 MAX_QUERY_LENGTH = 80
 MIN_STREET_PREFIX = 3  # a street-only search needs this many letters
@@ -115,7 +115,7 @@ class AccountSummary(NamedTuple):
 
 @dataclass
 class LookupResult:
-    kind: str  # "number" | "scanline" | "address"
+    kind: str  # "number" | "scanline" | "address" | "name" | "phone"
     accounts: list[AccountSummary] = field(default_factory=list)
     truncated: bool = False  # more matches exist than were returned
     scanline: scanlines.Scanline | None = None  # set when a bill barcode was read
@@ -201,6 +201,127 @@ def find_accounts(session: Session, q: str, limit: int = 20) -> LookupResult:
             )
         return LookupResult("number", _by_numbers(session, _number_forms(compact)))
     return _by_address(session, _parse_address(text), limit)
+
+
+# -- staff search: also by name and phone ----------------------------------------------------
+
+SEARCH_KEYS = ("any", "number", "name", "phone", "address")
+MIN_NAME_LENGTH = 2
+LOCAL_AREA_CODES = ("714", "657")  # Santa Ana: a 7-digit phone is tried in both
+STAFF_EMPTY_MESSAGE = "Type an account number, scan a bill, or type an address, a name or a phone."
+_NAME_ALLOWED = re.compile(r"^[A-Z0-9 &'.,-]*$")
+_PHONE_SHAPED = re.compile(r"^\+?[\d\s().-]+$")
+_PHONE_PUNCTUATION = re.compile(r"[()+.]")
+
+
+def search_accounts(session: Session, q: str, by: str = "any", limit: int = 20) -> LookupResult:
+    """The counter's search: ``by`` one key, or ``any`` to tell from the text what it is.
+
+    ``any``: digits are an account number or a bill barcode, then a phone number when no
+    account has that number; "(714) 555-0101" is a phone; a leading house number makes an
+    address; other text is a name, then a street when no name matches.
+    """
+    if by not in SEARCH_KEYS:
+        raise AccountLookupError("bad_key", "Choose what to search by.")
+    if not isinstance(q, str) or not q.strip():
+        raise AccountLookupError("empty", STAFF_EMPTY_MESSAGE)
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    if by == "name":
+        return find_by_name(session, q, limit)
+    if by == "phone":
+        return find_by_phone(session, q, limit)
+    if by in ("number", "address"):
+        result = find_accounts(session, q, limit)
+        if by == "address" and result.kind != "address":
+            raise AccountLookupError("not_address", "An address starts with the house number.")
+        if by == "number" and result.kind == "address":
+            raise AccountLookupError("not_number", "An account number is made of digits only.")
+        return result
+    text = q.strip()
+    if _PHONE_SHAPED.match(text) and _PHONE_PUNCTUATION.search(text):
+        return find_by_phone(session, text, limit)
+    compact = _SEPARATORS.sub("", text)
+    if compact.isdigit():
+        result = find_accounts(session, text, limit)
+        if not result.accounts and result.kind == "number" and len(compact) in (7, 10, 11):
+            phone = find_by_phone(session, compact, limit)
+            if phone.accounts:
+                return phone
+        return result
+    if text[:1].isdigit():
+        return find_accounts(session, text, limit)
+    result = find_by_name(session, text, limit)
+    if result.accounts:
+        return result
+    try:
+        street = find_accounts(session, text, limit)
+    except AccountLookupError:
+        return result
+    return street if street.accounts else result
+
+
+def _name_text(q: object) -> str:
+    if not isinstance(q, str):
+        raise AccountLookupError("empty", STAFF_EMPTY_MESSAGE)
+    text = unicodedata.normalize("NFKD", q)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = " ".join(text.upper().split())
+    if len(text) < MIN_NAME_LENGTH:
+        raise AccountLookupError(
+            "too_short", f"Type at least {MIN_NAME_LENGTH} letters of the name."
+        )
+    if len(text) > MAX_QUERY_LENGTH:
+        raise AccountLookupError("too_long", f"Type at most {MAX_QUERY_LENGTH} characters.")
+    if not _NAME_ALLOWED.match(text):
+        raise AccountLookupError(
+            "bad_characters", "Use only letters, digits, spaces and & ' . , - in a name."
+        )
+    return text
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def find_by_name(session: Session, q: str, limit: int = 20) -> LookupResult:
+    """Accounts whose name starts with ``q``, then those with a word starting with it
+    ("GONZ" finds "MARIA GONZALEZ LOPEZ"), case and accents aside.
+
+    The prefix is a range on the upper(name) index; the word match reads that same index
+    (a covering scan) rather than the table.
+    """
+    text = _name_text(q)
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    rows = _fetch(
+        session, _BY_NAME_PREFIX, {"lo": text, "hi": _prefix_end(text), "limit": limit + 1}
+    )
+    if len(rows) <= limit:
+        seen = {r.number for r in rows}
+        word = f"% {_like_escape(text)}%"
+        more = _fetch(session, _BY_NAME_WORD, {"word": word, "limit": limit + 1})
+        rows += [r for r in more if r.number not in seen]
+    return LookupResult("name", rows[:limit], truncated=len(rows) > limit)
+
+
+def find_by_phone(session: Session, q: str, limit: int = 20) -> LookupResult:
+    """Accounts by phone number, whatever its punctuation: all 10 digits (a leading 1 is
+    dropped), or the last 7 in the office's area codes; both through the digits index."""
+    if not isinstance(q, str) or not _PHONE_SHAPED.match(q.strip() or "x"):
+        raise AccountLookupError("bad_phone", "A phone number is made of digits.")
+    digits = "".join(ch for ch in q if ch.isdigit())
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    if len(digits) == 7:
+        forms = [code + digits for code in LOCAL_AREA_CODES]
+    elif len(digits) == 10:
+        forms = [digits, digits]
+    else:
+        raise AccountLookupError(
+            "bad_phone", "Type the 10-digit phone number, or its last 7 digits."
+        )
+    rows = _fetch(session, _BY_PHONE, {"p0": forms[0], "p1": forms[1], "limit": limit + 1})
+    return LookupResult("phone", rows[:limit], truncated=len(rows) > limit)
 
 
 def get_account(session: Session, number: str) -> AccountDetail | None:
@@ -380,6 +501,28 @@ _OPEN_BILLS = (
     select(_B.c.number, _B.c.due_date, _B.c.amount_cents, _B.c.open_cents)
     .where(_B.c.account_id == bindparam("account_id"), _B.c.open_cents > 0)
     .order_by(_B.c.due_date, _B.c.number)
+)
+
+
+_name_key = func.upper(_T.c.name)
+_BY_NAME_PREFIX = (
+    select(*_SUMMARY_COLUMNS)
+    .where(_name_key >= bindparam("lo"), _name_key < bindparam("hi"))
+    .order_by(_name_key, _T.c.number)
+    .limit(bindparam("limit", type_=Integer))
+)
+_BY_NAME_WORD = (
+    select(*_SUMMARY_COLUMNS)
+    .where(_name_key.like(bindparam("word"), escape="\\"))
+    .order_by(_name_key, _T.c.number)
+    .limit(bindparam("limit", type_=Integer))
+)
+_phone_key = phone_digits(_T.c.phone)
+_BY_PHONE = (
+    select(*_SUMMARY_COLUMNS)
+    .where(_phone_key.in_([bindparam("p0"), bindparam("p1")]))
+    .order_by(_T.c.name, _T.c.number)
+    .limit(bindparam("limit", type_=Integer))
 )
 
 

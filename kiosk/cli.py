@@ -260,7 +260,7 @@ def _register_optional_groups() -> None:
     """Command groups that live beside the code they drive."""
     from kiosk.cis.cli import cis_group
     from kiosk.demo import demo_command
-    from kiosk.finance_cli import day_group, report_group
+    from kiosk.finance_cli import day_group, reconcile_command, report_group
     from kiosk.worker import worker_command
 
     cli.add_command(cis_group)
@@ -268,6 +268,7 @@ def _register_optional_groups() -> None:
     cli.add_command(worker_command)
     cli.add_command(day_group)
     cli.add_command(report_group)
+    cli.add_command(reconcile_command)
 
 
 _register_optional_groups()

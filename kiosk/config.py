@@ -52,6 +52,8 @@ SETTINGS: dict[str, tuple[str, Any, Any]] = {
     "PAYOFFICE_STRIPE_WEBHOOK_SECRET": ("STRIPE_WEBHOOK_SECRET", str, None),
     # The recovery sweep cancels a card attempt still pending after this long
     "PAYOFFICE_CARD_ABANDON_MINUTES": ("CARD_ABANDON_MINUTES", _int, 15),
+    # Card reconciliation: a matched charge in no payout this many days later is an exception
+    "PAYOFFICE_PAYOUT_GRACE_DAYS": ("PAYOUT_GRACE_DAYS", _int, 5),
     "PAYOFFICE_CIS_ADAPTER": ("CIS_ADAPTER", str, "file"),
     "PAYOFFICE_CIS_ENDPOINT": ("CIS_ENDPOINT", str, None),
     "PAYOFFICE_CIS_TOKEN": ("CIS_TOKEN", str, None),
@@ -71,6 +73,8 @@ SETTINGS: dict[str, tuple[str, Any, Any]] = {
     "PAYOFFICE_KIOSK_IDLE_WARNING_SECONDS": ("KIOSK_IDLE_WARNING_SECONDS", _int, 30),
     "PAYOFFICE_KIOSK_PAY_POLL_MS": ("KIOSK_PAY_POLL_MS", _int, 1000),
     "PAYOFFICE_QUEUE_MINUTES_PER_CUSTOMER": ("QUEUE_MINUTES_PER_CUSTOMER", _int, 6),
+    # Performance measures: "served within" target for the wait (kiosk.measures)
+    "PAYOFFICE_SERVICE_TARGET_MINUTES": ("SERVICE_TARGET_MINUTES", _int, 15),
     # Payment rules (payments.rules.PaymentRules.from_settings)
     "PAYOFFICE_KIOSK_MIN_CENTS": ("PAYMENT_KIOSK_MIN_CENTS", _int, 1),
     "PAYOFFICE_KIOSK_MAX_CENTS": ("PAYMENT_KIOSK_MAX_CENTS", _int, 200_000),
@@ -82,6 +86,8 @@ SETTINGS: dict[str, tuple[str, Any, Any]] = {
     "PAYOFFICE_DUPLICATE_WINDOW_MINUTES": ("PAYMENT_DUPLICATE_WINDOW_MINUTES", _int, 10),
     # Cash drawer over/short beyond this needs a supervisor's approval (payments.drawer)
     "PAYOFFICE_DRAWER_TOLERANCE_CENTS": ("DRAWER_TOLERANCE_CENTS", _int, 500),
+    # Counter screens lock after this many seconds without activity (0: never)
+    "PAYOFFICE_COUNTER_LOCK_SECONDS": ("COUNTER_LOCK_SECONDS", _int, 300),
 }
 
 ENVIRONMENTS = ("demo", "production", "test")

@@ -1,4 +1,5 @@
-"""``payoffice day ...`` (close, reopen, status) and ``payoffice report daily``."""
+"""``payoffice day ...`` (close, reopen, status), ``payoffice report daily`` and
+``payoffice reconcile`` (cards against Stripe)."""
 
 from __future__ import annotations
 
@@ -189,7 +190,12 @@ def report_daily(office_code, day, fmt, output) -> None:
     except PaymentError as exc:
         _fail(exc)
     if fmt == "pdf":
-        data = daily_report_pdf(report)
+        from flask import current_app
+
+        from kiosk.reports.measures_pdf import day_measures  # the performance-measures page
+
+        target = current_app.config.get("SERVICE_TARGET_MINUTES")
+        data = daily_report_pdf(report, measures=day_measures(session, report, target))
     elif fmt == "csv":
         data = daily_report_csv(report).encode("utf-8")
     else:
@@ -200,3 +206,50 @@ def report_daily(office_code, day, fmt, output) -> None:
         click.echo(f"wrote {output} ({len(data)} bytes)", err=True)
     else:
         click.echo(data, nl=False)
+
+
+@click.command("reconcile")
+@_office_option
+@_date_option
+@click.option("--by", "username", help="The finance user running it (recorded in the audit).")
+@with_appcontext
+def reconcile_command(office_code, day, username) -> None:
+    """Match the day's card payments and refunds to Stripe (fees, net, payouts) and update the
+    exception list. Safe to run again. Exits 2 while exceptions of the day stay open."""
+    from flask import current_app
+
+    from kiosk import card_recon, db
+    from payments.db import business_date
+    from payments.states import PaymentError
+
+    session = db.session()
+    try:
+        office = _office(session, office_code)
+        day = day or business_date(tz=office.tz)
+        user = _staff(session, username, "finance")
+        result = card_recon.run(
+            session,
+            office.id,
+            day,
+            actor=f"cli:{user.username}" if user else "cli",
+            app=current_app,
+        )
+        session.commit()
+    except PaymentError as exc:
+        session.rollback()
+        _fail(exc)
+    from payments.money import format_amount
+
+    click.echo(
+        f"{office.code} {day.isoformat()}: {result.matched_count} charge(s) matched "
+        f"({format_amount(result.matched_cents)}, fees {format_amount(result.fee_cents)}, "
+        f"net {format_amount(result.net_cents)}); {result.refunds_matched} refund(s) matched"
+    )
+    click.echo(
+        f"exceptions: {result.new_exceptions} new, {result.still_open} open, "
+        f"{result.auto_resolved} resolved on their own"
+    )
+    for f in result.findings:
+        click.echo(f"  - {f.kind.value} {f.ref}: {f.detail}")
+    if result.still_open:
+        sys.exit(2)

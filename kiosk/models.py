@@ -17,11 +17,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from payments.audit import AuditEvent, AuditHead  # noqa: F401  (register tables)
 from payments.db import Base, UTCDateTime, utcnow
+from payments.deposit import Deposit  # noqa: F401  (register tables)
 from payments.models import (  # noqa: F401  (register tables)
     BusinessDay,
     Payment,
@@ -32,6 +35,8 @@ from payments.models import (  # noqa: F401  (register tables)
     new_id,
 )
 from payments.outbox import OutboxMessage  # noqa: F401  (register tables)
+from payments.posting_batch import PostingBatch  # noqa: F401  (register tables)
+from payments.reconciliation import ReconciliationException  # noqa: F401  (register tables)
 from payments.simulated import SimulatedAttempt, SimulatedTestCard  # noqa: F401  (tables)
 
 
@@ -171,6 +176,21 @@ class Account(Base):
         return f"{line} {self.unit}" if self.unit else line
 
 
+def phone_digits(column):
+    """A phone number with its punctuation removed, as SQL ("(714) 555-0101" -> "7145550101");
+    the counter's phone search and its index use this same expression."""
+    # Literals, not bound parameters: a query matches an expression index only when its
+    # SQL text is the same as the index's.
+    for ch in (" ", "(", ")", "-", ".", "+"):
+        column = func.replace(column, text(f"'{ch}'"), text("''"))
+    return column
+
+
+# Counter search by name (prefix and word) and by phone digits, case and format aside.
+Index("ix_accounts_name_upper", func.upper(Account.name))
+Index("ix_accounts_phone_digits", phone_digits(Account.phone))
+
+
 class Bill(Base):
     __tablename__ = "bills"
     __table_args__ = (
@@ -236,6 +256,25 @@ class QueueTicket(Base):
     called_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     served_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # A ticket transferred to one counter waits for that counter only (kiosk.queue).
+    for_station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+    # Last time the number was shown on the lobby screen (first call or a recall).
+    announced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class QueueRequest(Base):
+    """A counter's queue or visit request, remembered by its idempotency key so a retried
+    "Call next" returns the same ticket instead of calling another one."""
+
+    __tablename__ = "queue_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    action: Mapped[str] = mapped_column(String(24))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("queue_tickets.id"))
+    visit_id: Mapped[str | None] = mapped_column(ForeignKey("visits.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ServiceRequest(Base):
@@ -253,3 +292,6 @@ class ServiceRequest(Base):
     scheduled_for: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+from kiosk.signins import CounterSignIn  # noqa: E402,F401  (register the table)

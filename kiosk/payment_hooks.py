@@ -5,12 +5,14 @@ transaction: the account balance and the bills' open amounts. ``register()`` is 
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import Integer, bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from kiosk.models import Account, Bill
 from payments import events
 from payments.models import Payment, Refund
+from payments.prepared import Prepared
 
 
 def _account(session: Session, payment: Payment) -> Account:
@@ -29,30 +31,54 @@ def _bills(session: Session, ids: list[int]) -> dict[int, Bill]:
     return {b.id: b for b in session.scalars(stmt)}
 
 
-def _move(session: Session, payment: Payment, sign: int, **account_values: object) -> None:
-    """Take the payment off the account and its bills (sign -1), or put it back (+1), with
-    atomic UPDATEs: concurrent payments on one account cannot lose an update."""
-    session.execute(
-        update(Account)
-        .where(Account.id == payment.account_id)
-        .values(balance_cents=Account.balance_cents + sign * payment.amount_cents, **account_values)
+# Every payment runs these, so they are prepared statements (see payments.prepared).
+_A, _B = Account.__table__, Bill.__table__
+_ACCOUNT_MOVE = Prepared(
+    update(_A)
+    .where(_A.c.id == bindparam("account_id"))
+    .values(balance_cents=_A.c.balance_cents + bindparam("delta", type_=Integer))
+)
+_ACCOUNT_PAID = Prepared(
+    update(_A)
+    .where(_A.c.id == bindparam("account_id"))
+    .values(
+        balance_cents=_A.c.balance_cents + bindparam("delta", type_=Integer),
+        last_payment_cents=bindparam("cents", type_=Integer),
+        last_payment_date=bindparam("day", type_=_A.c.last_payment_date.type),
     )
+)
+_BILL_MOVE = Prepared(
+    update(_B)
+    .where(_B.c.id == bindparam("bill_id"))
+    .values(open_cents=_B.c.open_cents + bindparam("delta", type_=Integer))
+)
+
+
+def _move(session: Session, payment: Payment, sign: int, paid: bool = False) -> None:
+    """Take the payment off the account and its bills (sign -1), or put it back (+1), with
+    atomic UPDATEs: concurrent payments on one account cannot lose an update. Account and bill
+    objects already loaded in the session are expired, so they show the new amounts."""
+    session.flush()  # prepared statements do not autoflush
+    params = {"account_id": payment.account_id, "delta": sign * payment.amount_cents}
+    if paid:
+        params.update(cents=payment.amount_cents, day=payment.business_date)
+    (_ACCOUNT_PAID if paid else _ACCOUNT_MOVE).run(session, params)
+    _expire(session, Account, payment.account_id)
     for allocation in payment.allocations:
-        session.execute(
-            update(Bill)
-            .where(Bill.id == allocation.bill_id)
-            .values(open_cents=Bill.open_cents + sign * allocation.amount_cents)
+        _BILL_MOVE.run(
+            session, {"bill_id": allocation.bill_id, "delta": sign * allocation.amount_cents}
         )
+        _expire(session, Bill, allocation.bill_id)
+
+
+def _expire(session: Session, cls: type, ident: int) -> None:
+    loaded = session.identity_map.get(identity_key(cls, ident))
+    if loaded is not None:
+        session.expire(loaded)
 
 
 def on_succeeded(session: Session, payment: Payment, **_: object) -> None:
-    _move(
-        session,
-        payment,
-        -1,
-        last_payment_cents=payment.amount_cents,
-        last_payment_date=payment.business_date,
-    )
+    _move(session, payment, -1, paid=True)
 
 
 def on_voided(session: Session, payment: Payment, **_: object) -> None:

@@ -102,11 +102,19 @@ class LoginPolicy:
 
 
 def authenticate(
-    session: Session, username: str, password: str, policy: LoginPolicy, *, source: str = ""
+    session: Session,
+    username: str,
+    password: str,
+    policy: LoginPolicy,
+    *,
+    source: str = "",
+    purpose: str = "login",
 ) -> StaffUser:
     """Check a username and password. Failures are counted; too many lock the account.
 
-    Raises ``StaffError`` with code ``invalid`` or ``locked``; audits every attempt.
+    Raises ``StaffError`` with code ``invalid`` or ``locked``; audits every attempt as
+    ``<purpose>.failed`` / ``.refused`` / ``.succeeded`` (``override`` for a supervisor's
+    credentials typed on another's screen: same count, no sign-in time).
     """
     username = (username or "").strip().lower()
     # Row lock: concurrent wrong passwords must all be counted (PostgreSQL; SQLite writers
@@ -124,7 +132,7 @@ def authenticate(
         # could be a username goes into the permanent log.
         audit.record(
             session,
-            "login.failed",
+            f"{purpose}.failed",
             actor=username if _USERNAME.fullmatch(username) else "(not a username)",
             entity="staff_user" if user else None,
             entity_id=user.id if user else None,
@@ -134,7 +142,7 @@ def authenticate(
     if user.locked_until and user.locked_until > now:
         audit.record(
             session,
-            "login.refused",
+            f"{purpose}.refused",
             actor=user.username,
             entity="staff_user",
             entity_id=user.id,
@@ -150,7 +158,7 @@ def authenticate(
             details["locked_until"] = user.locked_until.isoformat()
         audit.record(
             session,
-            "login.failed",
+            f"{purpose}.failed",
             actor=user.username,
             entity="staff_user",
             entity_id=user.id,
@@ -159,10 +167,11 @@ def authenticate(
         raise StaffError("invalid", "Wrong username or password.")
     user.failed_logins = 0
     user.locked_until = None
-    user.last_login_at = now
+    if purpose == "login":
+        user.last_login_at = now
     audit.record(
         session,
-        "login.succeeded",
+        f"{purpose}.succeeded",
         actor=user.username,
         entity="staff_user",
         entity_id=user.id,

@@ -40,7 +40,7 @@ _registry: dict[str, HandlerFactory] = {}
 
 # Modules imported before handlers are built, so their register_handler calls run. A module
 # that is not there (yet) is skipped.
-HANDLER_MODULES: list[str] = ["kiosk.receipting"]
+HANDLER_MODULES: list[str] = ["kiosk.receipting", "kiosk.cis.posting_batches"]
 
 
 def register_handler(topic: str, factory: HandlerFactory) -> None:

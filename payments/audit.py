@@ -14,10 +14,22 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import DDL, Integer, String, Text, event, select, text
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import (
+    DDL,
+    BigInteger,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from payments.db import Base, UTCDateTime, utcnow
+from payments.prepared import Prepared, insert_into
 
 GENESIS = "0" * 64
 _PG_LOCK_KEY = 7270011  # advisory lock id that serializes appends on PostgreSQL
@@ -87,6 +99,54 @@ def _hash_fields(ev: AuditEvent) -> dict[str, Any]:
     }
 
 
+# The append runs once per payment (and per drawer, day and staff change), so its statements
+# are prepared (see payments.prepared). The head is read once per transaction: the transaction
+# holds the lock that serializes appends (SQLite: BEGIN IMMEDIATE's write lock; PostgreSQL: the
+# advisory lock below), so no one else can move the head until it ends, and the entries this
+# transaction appends are the only change. The state is kept per innermost transaction, so a
+# rolled-back SAVEPOINT, a commit or a rollback always leads to a fresh read.
+_E = AuditEvent.__table__
+_H = AuditHead.__table__
+_LOCK = Prepared(select(func.pg_advisory_xact_lock(bindparam("k", type_=BigInteger))))
+_READ_HEAD = Prepared(select(_H.c.seq, _H.c.hash).where(_H.c.id == 1).with_for_update())
+_INSERT_EVENT = Prepared(insert_into(_E))
+_INSERT_HEAD = Prepared(insert_into(_H))
+_UPDATE_HEAD = Prepared(
+    update(_H).where(_H.c.id == 1).values(seq=bindparam("seq"), hash=bindparam("hash"))
+)
+_STATE = "payments.audit.head"
+
+
+@dataclass
+class _Head:
+    transaction: SessionTransaction
+    seq: int | None = None  # None: locked, not read yet
+    hash: str = GENESIS
+    exists: bool = True
+
+
+def _current(session: Session) -> SessionTransaction:
+    session.connection()  # begins the transaction when none is open yet
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _state(session: Session) -> _Head:
+    """This transaction's view of the head, taking the PostgreSQL append lock on first use."""
+    transaction = _current(session)
+    state = session.info.get(_STATE)
+    if state is None or state.transaction is not transaction:
+        if session.get_bind().dialect.name == "postgresql":
+            _LOCK.one(session, {"k": _PG_LOCK_KEY})
+        state = session.info[_STATE] = _Head(transaction)
+    return state
+
+
+def lock(session: Session) -> None:
+    """Take the append lock now (PostgreSQL; a no-op on SQLite, where BEGIN IMMEDIATE already
+    serializes writers). Payment code takes it before any row lock: one lock order."""
+    _state(session)
+
+
 def record(
     session: Session,
     action: str,
@@ -97,14 +157,15 @@ def record(
     office_id: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append an entry in the caller's transaction (it commits or rolls back with it)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    # Always the locked row, never a head cached in a long-lived session's identity map.
-    head = session.get(AuditHead, 1, with_for_update=True, populate_existing=True)
-    if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
+    """Append an entry in the caller's transaction (it commits or rolls back with it). The
+    entry is written at once; the returned object is not attached to the session."""
+    # The caller's pending changes are written first, as an ORM query would autoflush them:
+    # callers rely on the entry and their rows reaching the database together, in order.
+    session.flush()
+    head = _state(session)
+    if head.seq is None:
+        row = _READ_HEAD.one(session, {})
+        head.seq, head.hash, head.exists = (row[0], row[1], True) if row else (0, GENESIS, False)
     ev = AuditEvent(
         seq=head.seq + 1,
         at=utcnow(),
@@ -117,10 +178,15 @@ def record(
         prev_hash=head.hash,
     )
     ev.hash = _digest(_hash_fields(ev))
-    session.add(ev)
-    head.seq, head.hash = ev.seq, ev.hash
-    session.flush()
+    _INSERT_EVENT.run(session, {c: getattr(ev, c) for c in _EVENT_COLUMNS})
+    (_UPDATE_HEAD if head.exists else _INSERT_HEAD).run(
+        session, {"id": 1, "seq": ev.seq, "hash": ev.hash}
+    )
+    head.seq, head.hash, head.exists = ev.seq, ev.hash, True
     return ev
+
+
+_EVENT_COLUMNS = [c.key for c in _E.columns]
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,9 @@ from payments.outbox import PENDING, OutboxMessage
 from payments.states import IN_FLIGHT, PaymentError
 
 MAX_EXCEPTION = 1000
+# The day's posting batch (payments.posting_batch), made by the close itself: it never holds
+# a close back; its delivery and acknowledgment are followed on the finance postings page.
+POSTING_BATCH_TOPIC = "cis.posting_batch"
 LOCKED = frozenset({DayStatus.CLOSED})
 
 
@@ -193,6 +196,7 @@ def undelivered_cis_count(session: Session, before: dt.datetime) -> int:
             .select_from(OutboxMessage)
             .where(
                 OutboxMessage.topic.like("cis.%"),
+                OutboxMessage.topic != POSTING_BATCH_TOPIC,
                 OutboxMessage.status == PENDING,
                 OutboxMessage.created_at < before,
             )
@@ -284,6 +288,9 @@ def close_day(
             "blockers": [b.as_dict() for b in blockers],
         },
     )
+    from payments import posting_batch  # imported here: it imports this module
+
+    posting_batch.create_for_close(session, office_id, day, actor=actor, now=now)
     return CloseOutcome(record, blockers, already_closed=False)
 
 

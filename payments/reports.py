@@ -9,6 +9,8 @@ Definitions (all integer cents):
   tenders     per tender kind over collected payments; cash is net of change given
   refunds     refunds dated that day (any payment's), per kind
   net         collected amount + fees - refunds
+  card        card payments matched to Stripe (fees, net, payouts, open exceptions), as
+              stored by the last reconciliation run (payments.reconciliation)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session, aliased
 from payments import days
 from payments.db import Base, utcnow
 from payments.models import Payment, PaymentStatus, Refund, TenderKind, TenderLine
+from payments.reconciliation import CardSection, card_section
 
 RECEIPTED = (
     PaymentStatus.SUCCEEDED,
@@ -94,6 +97,7 @@ class DailyReport:
     by_station: list[GroupTotal] = field(default_factory=list)
     by_operator: list[GroupTotal] = field(default_factory=list)
     adjustments: list[Adjustment] = field(default_factory=list)
+    card: CardSection | None = None  # Stripe reconciliation (payments.reconciliation)
 
     def as_dict(self) -> dict[str, Any]:
         def plain(value):
@@ -299,4 +303,5 @@ def daily_report(
         by_station=by_station,
         by_operator=by_operator,
         adjustments=adjustments,
+        card=card_section(session, office_id, day),
     )

@@ -13,10 +13,10 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, select, text
+from sqlalchemy import Table, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from payments import audit, days, drawer, events, outbox, states
 from payments.db import OFFICE_TZ, Base, business_date, utcnow
@@ -50,6 +50,7 @@ from payments.posting import (
     refund_record,
     void_record,
 )
+from payments.prepared import Prepared, insert_into
 from payments.rules import PaymentRules
 from payments.states import InvalidTransition, PaymentError
 
@@ -177,6 +178,97 @@ def _load_office(session: Session, office_id: int) -> tuple[str, ZoneInfo]:
     return row.code, ZoneInfo(row.timezone or OFFICE_TZ.key)
 
 
+# -- prepared statements -------------------------------------------------------------------------
+# The statements every payment runs (see payments.prepared). FOR UPDATE is written once: the
+# SQLite compiler leaves it out (BEGIN IMMEDIATE already holds the write lock there).
+
+_P = Payment.__table__
+_T = TenderLine.__table__
+_A = PaymentAllocation.__table__
+_R = ReceiptSequence.__table__
+_BY_IDEMPOTENCY_KEY = Prepared(
+    select(_P.c.id).where(_P.c.idempotency_key == bindparam("key", type_=_P.c.idempotency_key.type))
+)
+_RECENT_DUPLICATE = Prepared(
+    select(_P.c.id)
+    .where(
+        _P.c.account_id == bindparam("account_id", type_=_P.c.account_id.type),
+        _P.c.amount_cents == bindparam("amount_cents", type_=_P.c.amount_cents.type),
+        _P.c.created_at >= bindparam("since", type_=_P.c.created_at.type),
+        # Spelled out rather than IN (...): an IN list is expanded per call.
+        or_(
+            *(
+                _P.c.status == status.value
+                for status in (
+                    S.CREATED,
+                    S.AWAITING_CARD,
+                    S.PROCESSING,
+                    S.SUCCEEDED,
+                    S.PARTIALLY_REFUNDED,
+                )
+            )
+        ),
+    )
+    .order_by(_P.c.created_at.desc())
+    .limit(1)
+)
+_D = BusinessDay.__table__
+_DAY_STATUS = Prepared(
+    select(_D.c.status).where(
+        _D.c.office_id == bindparam("office_id"),
+        _D.c.business_date == bindparam("day", type_=_D.c.business_date.type),
+    )
+)
+
+
+def _account_statement():
+    accounts = _table("accounts")
+    return (
+        select(accounts.c.id, accounts.c.number, accounts.c.balance_cents)
+        .where(accounts.c.id == bindparam("account_id"))
+        .with_for_update()
+    )
+
+
+def _open_bills_statement():
+    bills = _table("bills")
+    return (
+        select(bills.c.id, bills.c.open_cents, bills.c.number)
+        .where(bills.c.account_id == bindparam("account_id"), bills.c.open_cents > 0)
+        .order_by(bills.c.due_date, bills.c.id)
+        .with_for_update()
+    )
+
+
+# accounts and bills are kiosk's tables: built on first use, once kiosk.models registered them.
+_ACCOUNT = Prepared(_account_statement)
+_OPEN_BILLS = Prepared(_open_bills_statement)
+
+
+def _next_seq_statement(insert):
+    stmt = insert(_R).values(
+        office_id=bindparam("office_id", type_=_R.c.office_id.type),
+        business_date=bindparam("business_date", type_=_R.c.business_date.type),
+        last_number=1,
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[_R.c.office_id, _R.c.business_date],
+        set_={"last_number": _R.c.last_number + 1},
+    ).returning(_R.c.last_number)
+
+
+_NEXT_RECEIPT_SEQ_SQLITE = Prepared(lambda: _next_seq_statement(sqlite_insert))
+_NEXT_RECEIPT_SEQ_PG = Prepared(lambda: _next_seq_statement(pg_insert))
+_INSERT_PAYMENT = Prepared(insert_into(_P))
+_PAYMENT_COLUMNS = [c.key for c in _P.columns]
+_INSERT_TENDER = Prepared(
+    insert_into(_T, ["payment_id", "kind", "amount_cents", "reference", "bank"]).returning(_T.c.id)
+)
+_INSERT_ALLOCATION = Prepared(
+    insert_into(_A, ["payment_id", "bill_id", "amount_cents"]).returning(_A.c.id)
+)
+
+
 def _for_update(session: Session, stmt):
     return stmt.with_for_update() if session.get_bind().dialect.name == "postgresql" else stmt
 
@@ -187,8 +279,7 @@ def _serialize(session: Session) -> None:
     lock (account, bills, receipt counter) gives all payment writers one lock order, so a
     cash payment and a card result on the same account cannot deadlock. SQLite writers are
     already serialized by BEGIN IMMEDIATE."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": audit._PG_LOCK_KEY})
+    audit.lock(session)
 
 
 def _same_request(payment: Payment, command: PaymentCommand) -> bool:
@@ -221,35 +312,25 @@ def find_recent_duplicate(
 ) -> Payment | None:
     """The newest payment for the same account and amount within ``window`` that took or may
     still take money (in flight or succeeded)."""
-    since = (now or utcnow()) - window
-    return session.scalars(
-        select(Payment)
-        .where(
-            Payment.account_id == account_id,
-            Payment.amount_cents == amount_cents,
-            Payment.created_at >= since,
-            Payment.status.in_(
-                [S.CREATED, S.AWAITING_CARD, S.PROCESSING, S.SUCCEEDED, S.PARTIALLY_REFUNDED]
-            ),
-        )
-        .order_by(Payment.created_at.desc())
-        .limit(1)
-    ).first()
+    session.flush()  # the prepared statement does not autoflush
+    row = _RECENT_DUPLICATE.one(
+        session,
+        {
+            "account_id": account_id,
+            "amount_cents": amount_cents,
+            "since": (now or utcnow()) - window,
+        },
+    )
+    return None if row is None else session.get(Payment, row[0])
 
 
 def next_receipt_seq(session: Session, office_id: int, day: dt.date) -> int:
     """The next receipt number for an office and business day. The increment is part of the
     caller's transaction, so a rollback leaves no gap; the row lock (PostgreSQL) or the write
     lock (SQLite, BEGIN IMMEDIATE) serializes concurrent payments."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    table = ReceiptSequence.__table__  # Core: no ORM objects of this table are kept
-    stmt = insert(table).values(office_id=office_id, business_date=day, last_number=1)
-    return session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[table.c.office_id, table.c.business_date],
-            set_={"last_number": table.c.last_number + 1},
-        ).returning(table.c.last_number)
-    ).scalar_one()
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    stmt = _NEXT_RECEIPT_SEQ_PG if postgresql else _NEXT_RECEIPT_SEQ_SQLITE
+    return stmt.one(session, {"office_id": office_id, "business_date": day})[0]
 
 
 def format_receipt_number(office_code: str, day: dt.date, seq: int) -> str:
@@ -297,11 +378,11 @@ def create_payment(
     different request is refused (``idempotency_conflict``).
     """
     rules = rules or PaymentRules()
+    # The prepared statements below do not autoflush: the caller's pending changes go first.
+    session.flush()
     if isinstance(command.idempotency_key, str) and command.idempotency_key:
         _serialize(session)  # also makes concurrent requests with one key queue here
-        existing = session.scalars(
-            select(Payment).where(Payment.idempotency_key == command.idempotency_key)
-        ).first()
+        existing = _by_idempotency_key(session, command.idempotency_key)
         if existing is not None:
             if not _same_request(existing, command):
                 raise Conflict(
@@ -312,24 +393,17 @@ def create_payment(
             return CreateOutcome(existing, replayed=True)
 
     change = _validate_command(command, rules)
-    days.ensure_day_open(
+    now = now or utcnow()
+    _ensure_day_open(
         session, command.office_id, business_date(now, _office(session, command.office_id)[1])
     )
     has_card = any(t.kind == TenderKind.CARD for t in command.tenders)
     fee = rules.card_fee_cents if has_card else 0
 
-    accounts = _table("accounts")
-    account = session.execute(
-        _for_update(
-            session,
-            select(accounts.c.id, accounts.c.number, accounts.c.balance_cents).where(
-                accounts.c.id == command.account_id
-            ),
-        )
-    ).first()
-    if account is None or account.number != command.account_number:
+    account = _ACCOUNT.one(session, {"account_id": command.account_id})
+    if account is None or account[1] != command.account_number:
         raise NotFound("account_not_found", "No account with that number.")
-    owed = max(account.balance_cents, 0)
+    owed = max(account[2], 0)
     if command.amount_cents > owed and not rules.allow_overpayment:
         raise ValidationError(
             "overpayment_not_allowed",
@@ -358,7 +432,59 @@ def create_payment(
                 receipt_number=duplicate.receipt_number,
             )
 
-    payment = Payment(
+    payment = _new_payment(session, command, fee=fee, change=change, now=now)
+    payment.tenders = [
+        TenderLine(
+            kind=t.kind,
+            amount_cents=t.amount_cents,
+            reference=(t.reference or "").strip() or None,
+            bank=(t.bank or "").strip() or None,
+        )
+        for t in command.tenders
+    ]
+    created = {
+        "account": payment.account_number,
+        "amount_cents": payment.amount_cents,
+        "tenders": [[t.kind, t.amount_cents] for t in payment.tenders],
+        "change_cents": change,
+        "channel": payment.channel,
+    }
+    if not has_card:
+        # Created and completed in one transaction: one audit entry tells both, and the rows
+        # are written once, already complete.
+        _complete_new(session, payment, planned, actor=command.actor, now=now, details=created)
+        return CreateOutcome(payment, replayed=False)
+    payment.allocations = [PaymentAllocation(bill_id=b, amount_cents=a) for b, a in planned]
+    session.add(payment)
+    audit.record(
+        session,
+        "payment.created",
+        actor=command.actor,
+        entity="payment",
+        entity_id=payment.id,
+        office_id=payment.office_id,
+        details=created,
+    )
+    return CreateOutcome(payment, replayed=False)
+
+
+def _by_idempotency_key(session: Session, key: str) -> Payment | None:
+    row = _BY_IDEMPOTENCY_KEY.one(session, {"key": key})
+    return None if row is None else session.get(Payment, row[0])
+
+
+def _ensure_day_open(session: Session, office_id: int, day: dt.date) -> None:
+    """``days.ensure_day_open`` with one prepared statement: refuse a closed business day."""
+    row = _DAY_STATUS.one(session, {"office_id": office_id, "day": day})
+    if row is not None and row[0] in days.LOCKED:
+        raise days.DayClosed(office_id, day)
+
+
+def _new_payment(
+    session: Session, command: PaymentCommand, *, fee: int, change: int, now: dt.datetime
+) -> Payment:
+    """The payment as first written, every column given (no ORM defaults needed)."""
+    return Payment(
         id=new_id(),
         office_id=command.office_id,
         station_id=command.station_id,
@@ -373,8 +499,24 @@ def create_payment(
         refunded_cents=0,
         language=command.language,
         idempotency_key=command.idempotency_key,
+        business_date=None,
+        receipt_seq=None,
+        receipt_number=None,
         email=(command.email or "").strip() or None,
-        created_at=now or utcnow(),
+        card_brand=None,
+        card_last4=None,
+        card_auth_code=None,
+        processor_intent_id=None,
+        processor_charge_id=None,
+        reader_id=None,
+        failure_code=None,
+        failure_message=None,
+        needs_review=False,
+        created_at=now,
+        updated_at=now,
+        completed_at=None,
+        voided_at=None,
+        voided_by_id=None,
         drawer_session_id=(
             drawer.drawer_for_tenders(
                 session, command.station_id, {t.kind for t in command.tenders}
@@ -383,39 +525,6 @@ def create_payment(
             else None
         ),
     )
-    payment.tenders = [
-        TenderLine(
-            kind=t.kind,
-            amount_cents=t.amount_cents,
-            reference=(t.reference or "").strip() or None,
-            bank=(t.bank or "").strip() or None,
-        )
-        for t in command.tenders
-    ]
-    payment.allocations = [PaymentAllocation(bill_id=b, amount_cents=a) for b, a in planned]
-    created = {
-        "account": payment.account_number,
-        "amount_cents": payment.amount_cents,
-        "tenders": [[t.kind, t.amount_cents] for t in payment.tenders],
-        "change_cents": change,
-        "channel": payment.channel,
-    }
-    if not has_card:
-        # Created and completed in one transaction: one audit entry tells both.
-        # The row is inserted once, already complete (one INSERT instead of INSERT + UPDATE).
-        _succeed(session, payment, actor=command.actor, now=now, details=created)
-        return CreateOutcome(payment, replayed=False)
-    session.add(payment)
-    audit.record(
-        session,
-        "payment.created",
-        actor=command.actor,
-        entity="payment",
-        entity_id=payment.id,
-        office_id=payment.office_id,
-        details=created,
-    )
-    return CreateOutcome(payment, replayed=False)
 
 
 def _named_bills(session: Session, command: PaymentCommand) -> list[tuple[int, int]]:
@@ -450,33 +559,119 @@ def _named_bills(session: Session, command: PaymentCommand) -> list[tuple[int, i
     return plan
 
 
-def _allocate(session: Session, payment: Payment) -> None:
-    """Final allocation at success: the bills named first (as far as still open), then the
-    account's other open bills, oldest due first; what is left stays as account credit."""
-    preferred = [a.bill_id for a in payment.allocations]
-    bills = _table("bills")
-    rows = session.execute(
-        _for_update(
-            session,
-            select(bills.c.id, bills.c.open_cents)
-            .where(bills.c.account_id == payment.account_id, bills.c.open_cents > 0)
-            .order_by(bills.c.due_date, bills.c.id),
-        )
-    ).all()
-    open_by_id = {r.id: r.open_cents for r in rows}
-    order = [b for b in preferred if b in open_by_id] + [
-        r.id for r in rows if r.id not in preferred
-    ]
+def _plan_allocation(
+    session: Session, account_id: int, amount_cents: int, preferred: list[int]
+) -> list[tuple[int, int, str]]:
+    """Final allocation at success, as (bill id, cents, bill number): the bills named first (as
+    far as still open), then the account's other open bills, oldest due first; what is left
+    stays as account credit. Locks the open bills (PostgreSQL)."""
+    rows = _OPEN_BILLS.all(session, {"account_id": account_id})
+    by_id = {r[0]: r for r in rows}
+    order = [b for b in preferred if b in by_id] + [r[0] for r in rows if r[0] not in preferred]
+    plan, remaining = [], amount_cents
+    for bill_id in order:
+        _, open_cents, number = by_id[bill_id]
+        take = min(remaining, open_cents)
+        if take <= 0:
+            break
+        plan.append((bill_id, take, number))
+        remaining -= take
+    return plan
+
+
+def _allocate(session: Session, payment: Payment) -> dict[int, str]:
+    """Allocate a payment already in the session (a card payment completing); return the
+    numbers of its bills (bill id -> number) for the CIS record."""
+    plan = _plan_allocation(
+        session, payment.account_id, payment.amount_cents, [a.bill_id for a in payment.allocations]
+    )
     if payment.allocations:
         payment.allocations.clear()
         session.flush()
-    remaining = payment.amount_cents
-    for bill_id in order:
-        take = min(remaining, open_by_id[bill_id])
-        if take <= 0:
-            break
+    for bill_id, take, _ in plan:
         payment.allocations.append(PaymentAllocation(bill_id=bill_id, amount_cents=take))
-        remaining -= take
+    return {bill_id: number for bill_id, _, number in plan}
+
+
+def _give_receipt_number(session: Session, payment: Payment, now: dt.datetime) -> str:
+    """Number the receipt (gap-free per office and business day); return the office code."""
+    office_code, tz = _office(session, payment.office_id)
+    day = business_date(now, tz)
+    seq = next_receipt_seq(session, payment.office_id, day)
+    payment.business_date = day
+    payment.receipt_seq = seq
+    payment.receipt_number = format_receipt_number(office_code, day, seq)
+    payment.completed_at = now
+    payment.failure_code = payment.failure_message = None
+    return office_code
+
+
+def _complete_new(
+    session: Session,
+    payment: Payment,
+    planned: list[tuple[int, int]],
+    *,
+    actor: str,
+    now: dt.datetime,
+    details: dict,
+) -> None:
+    """Complete a payment that is not written yet (cash, check, money order): the same rows,
+    audit entry, event and CIS message as ``_succeed``, written with prepared statements."""
+    states.check(payment, S.SUCCEEDED)
+    plan = _plan_allocation(
+        session, payment.account_id, payment.amount_cents, [b for b, _ in planned]
+    )
+    payment.allocations = [PaymentAllocation(bill_id=b, amount_cents=c) for b, c, _ in plan]
+    office_code = _give_receipt_number(session, payment, now)
+    states.transition(
+        session,
+        payment,
+        S.SUCCEEDED,
+        actor=actor,
+        details={"receipt": payment.receipt_number, **details},
+    )
+    _insert_rows(session, payment)
+    events.publish(session, events.PAYMENT_SUCCEEDED, payment)
+    outbox.enqueue_now(
+        session,
+        CIS_PAYMENT_TOPIC,
+        payment.id,
+        payment_record(payment, office_code, bill_numbers={b: n for b, _, n in plan}),
+    )
+
+
+def _insert_rows(session: Session, payment: Payment) -> None:
+    """Write a new payment with its tender lines and allocations, then put the objects in the
+    session as if just loaded: reading them costs no query, and a later change (a void)
+    flushes as an UPDATE like any loaded payment's."""
+    _INSERT_PAYMENT.run(session, {c: getattr(payment, c) for c in _PAYMENT_COLUMNS})
+    for line in payment.tenders:
+        line.payment_id = payment.id
+        (line.id,) = _INSERT_TENDER.one(
+            session,
+            {
+                "payment_id": payment.id,
+                "kind": line.kind,
+                "amount_cents": line.amount_cents,
+                "reference": line.reference,
+                "bank": line.bank,
+            },
+        )
+        make_transient_to_detached(line)
+    for allocation in payment.allocations:
+        allocation.payment_id = payment.id
+        (allocation.id,) = _INSERT_ALLOCATION.one(
+            session,
+            {
+                "payment_id": payment.id,
+                "bill_id": allocation.bill_id,
+                "amount_cents": allocation.amount_cents,
+            },
+        )
+        make_transient_to_detached(allocation)
+    payment.refunds = []
+    make_transient_to_detached(payment)
+    session.add(payment)
 
 
 def _succeed(
@@ -487,18 +682,12 @@ def _succeed(
     now: dt.datetime | None,
     details: dict | None = None,
 ) -> None:
-    """Complete a payment: allocation, receipt number, status, event and CIS message."""
+    """Complete a payment already in the session (a card payment): allocation, receipt
+    number, status, event and CIS message."""
     states.check(payment, S.SUCCEEDED)
     now = now or utcnow()
-    office_code, tz = _office(session, payment.office_id)
-    _allocate(session, payment)
-    day = business_date(now, tz)
-    seq = next_receipt_seq(session, payment.office_id, day)
-    payment.business_date = day
-    payment.receipt_seq = seq
-    payment.receipt_number = format_receipt_number(office_code, day, seq)
-    payment.completed_at = now
-    payment.failure_code = payment.failure_message = None
+    bill_numbers = _allocate(session, payment)
+    office_code = _give_receipt_number(session, payment, now)
     session.add(payment)
     states.transition(
         session,
@@ -508,7 +697,12 @@ def _succeed(
         details={"receipt": payment.receipt_number, **(details or {})},
     )
     events.publish(session, events.PAYMENT_SUCCEEDED, payment)
-    outbox.enqueue(session, CIS_PAYMENT_TOPIC, payment.id, payment_record(payment, office_code))
+    outbox.enqueue_now(
+        session,
+        CIS_PAYMENT_TOPIC,
+        payment.id,
+        payment_record(payment, office_code, bill_numbers=bill_numbers),
+    )
     session.flush()
 
 

@@ -19,6 +19,16 @@ def _fresh_engine(database_url, tmp_path):
     return engine
 
 
+def _restore(engine, pg_database) -> None:
+    """Leave the shared PostgreSQL test database as the fixture made it."""
+    if pg_database is not None:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        Base.metadata.create_all(engine)
+    engine.dispose()
+
+
 def test_upgrade_matches_models_and_is_repeatable(database_url, tmp_path, pg_database):
     engine = _fresh_engine(database_url, tmp_path)
     try:
@@ -29,12 +39,7 @@ def test_upgrade_matches_models_and_is_repeatable(database_url, tmp_path, pg_dat
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == []
     finally:
-        if pg_database is not None:  # leave the shared test database as the fixture made it
-            with engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-            Base.metadata.create_all(engine)
-        engine.dispose()
+        _restore(engine, pg_database)
 
 
 def test_audit_table_refuses_updates_after_migration(tmp_path):
@@ -47,3 +52,20 @@ def test_audit_table_refuses_updates_after_migration(tmp_path):
             .all()
         )
     assert {"audit_events_no_update", "audit_events_no_delete"} <= set(triggers)
+
+
+def test_expression_indexes_are_created(database_url, tmp_path, pg_database):
+    """Autogenerate cannot compare expression indexes on SQLite, so check they exist by name."""
+    engine = _fresh_engine(database_url, tmp_path)
+    try:
+        upgrade(engine)
+        query = (
+            "SELECT name FROM sqlite_master WHERE type = 'index'"
+            if engine.dialect.name == "sqlite"
+            else "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
+        )
+        with engine.connect() as conn:
+            names = set(conn.execute(text(query)).scalars())
+        assert {"ix_accounts_name_upper", "ix_accounts_phone_digits"} <= names
+    finally:
+        _restore(engine, pg_database)

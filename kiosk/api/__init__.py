@@ -7,11 +7,15 @@ health_bp = Blueprint("health", __name__)
 
 from kiosk.api import (  # noqa: E402,F401  (register routes)
     accounts,
+    deposits,
     drawers,
     health,
+    measures,
     openapi,
     payments,
+    queue,
     receipts,
+    reconciliation,
     reports,
     service_requests,
     tickets,

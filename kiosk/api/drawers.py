@@ -10,7 +10,6 @@ cashier's screen (``"supervisor": {"username", "password"}``).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import current_app, jsonify
@@ -18,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kiosk import db
 from kiosk.access import access
-from kiosk.api import bp
+from kiosk.api import approvals, bp
 from kiosk.api.common import (
     BadRequest,
     actor,
@@ -28,17 +27,12 @@ from kiosk.api.common import (
     json_body,
 )
 from kiosk.models import Station
-from kiosk.security import api_error, client_address, current_principal
-from kiosk.staff import LoginPolicy, StaffError, authenticate
+from kiosk.security import api_error, current_principal
 from payments import drawer as drawers
 from payments.models import DENOMINATIONS, CountPhase, DrawerSession, DrawerStatus
 from payments.money import AmountError, parse_cents
 from payments.posting import iso_date, iso_utc
 from payments.states import PaymentError
-
-
-class SupervisorRejected(PaymentError):
-    status = 403
 
 
 def _sees_all() -> bool:
@@ -65,37 +59,17 @@ def _may_see_expected(drawer: DrawerSession) -> bool:
     return _sees_all() and drawer.cashier_id != principal.user_id
 
 
-def _supervisor_id(session, body: dict, drawer: DrawerSession | None) -> int | None:
-    """The approving supervisor: typed credentials, else the signed-in supervisor unless they
-    run this drawer themselves. Wrong credentials are counted like a failed sign-in."""
-    creds = body.get("supervisor")
-    principal = current_principal()
-    if creds is None:
-        if "supervisor" in principal.roles and (
-            drawer is None or drawer.cashier_id != principal.user_id
-        ):
-            return principal.user_id
-        return None
-    if (
-        not isinstance(creds, dict)
-        or not isinstance(creds.get("username"), str)
-        or not isinstance(creds.get("password"), str)
-        or len(creds["username"]) > 64
-        or len(creds["password"]) > 256
-    ):
-        raise BadRequest("bad_supervisor", "supervisor must have a username and a password.")
-    policy = LoginPolicy(
-        max_failures=current_app.config["LOGIN_MAX_FAILURES"],
-        lockout=dt.timedelta(minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"]),
+def _supervisor_id(session, body: dict, drawer: DrawerSession | None, action: str) -> int | None:
+    """The approving supervisor (``kiosk.override``: one rule for every approval): typed
+    credentials, else the signed-in supervisor unless they run this drawer themselves."""
+    return approvals.supervisor_id(
+        session,
+        body,
+        action=action,
+        self_id=drawer.cashier_id if drawer is not None else None,
+        entity="drawer",
+        entity_id=drawer.id if drawer is not None else None,
     )
-    try:
-        user = authenticate(
-            session, creds["username"], creds["password"], policy, source=client_address()
-        )
-    except StaffError as exc:
-        session.commit()  # keep the failure count and its audit entry
-        raise SupervisorRejected("supervisor_rejected", exc.message) from exc
-    return user.id
 
 
 def _counts_json(drawer: DrawerSession, phase: str) -> dict[str, int]:
@@ -288,7 +262,7 @@ def close_drawer(drawer_id: int):
         key = idempotency_key()
         body = json_body()
         drawer = _visible_drawer(session, drawer_id)
-        supervisor_id = _supervisor_id(session, body, drawer)
+        supervisor_id = _supervisor_id(session, body, drawer, "drawer.close")
         drawer = _visible_drawer(session, drawer_id, lock=True)
         drawer, _ = drawers.close_drawer(
             session,
@@ -319,7 +293,7 @@ def approve_drawer(drawer_id: int):
         idempotency_key()
         body = json_body()
         drawer = _visible_drawer(session, drawer_id)
-        supervisor_id = _supervisor_id(session, body, drawer)
+        supervisor_id = _supervisor_id(session, body, drawer, "drawer.approve")
         drawer = _visible_drawer(session, drawer_id, lock=True)
         note = body.get("note")
         if note is not None and (not isinstance(note, str) or len(note) > drawers.MAX_REASON):
@@ -342,7 +316,7 @@ def reopen_drawer(drawer_id: int):
         idempotency_key()
         body = json_body()
         drawer = _visible_drawer(session, drawer_id)
-        supervisor_id = _supervisor_id(session, body, drawer)
+        supervisor_id = _supervisor_id(session, body, drawer, "drawer.reopen")
         drawer = _visible_drawer(session, drawer_id, lock=True)
         drawers.reopen_drawer(
             session, drawer, supervisor_id=supervisor_id, actor=actor(), reason=body.get("reason")

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kiosk import db
 from kiosk.access import access
-from kiosk.api import bp
+from kiosk.api import approvals, bp
 from kiosk.api.common import (
     BadRequest,
     actor,
@@ -287,19 +287,35 @@ def cancel_payment(payment_id: str):
     return jsonify(payment_json(payment))
 
 
+def _approver(session, body: dict, action: str, payment_id: str) -> int:
+    """The supervisor approving a void or refund: typed credentials (a cashier's screen) or
+    the signed-in supervisor (``kiosk.override`` has the rule)."""
+    approver = approvals.supervisor_id(
+        session, body, action=action, self_id=None, entity="payment", entity_id=payment_id
+    )
+    if approver is None:
+        raise approvals.SupervisorRejected(
+            "supervisor_required", "A supervisor must approve this: type their credentials."
+        )
+    return approver
+
+
 @bp.route("/payments/<payment_id>/void", methods=["POST"])
-@access("supervisor")
+@access("cashier", "supervisor")
 def void_payment(payment_id: str):
     session = db.session()
     try:
         idempotency_key()
         body = json_body()
+        payment = _visible_payment(session, payment_id)
+        approver = _approver(session, body, "void", payment.id)
+        session.expire(payment)  # read it again under the row lock
         payment = _visible_payment(session, payment_id, lock=True)
         gateway = card_gateway(session) if service.card_tender(payment) else None
         service.void_payment(
             session,
             payment,
-            supervisor_id=current_principal().user_id,
+            supervisor_id=approver,
             actor=actor(),
             reason=_optional_text(body, "reason", 500),
             gateway=gateway,
@@ -312,7 +328,7 @@ def void_payment(payment_id: str):
 
 
 @bp.route("/payments/<payment_id>/refunds", methods=["POST"])
-@access("supervisor")
+@access("cashier", "supervisor")
 def refund_payment(payment_id: str):
     session = db.session()
     try:
@@ -321,13 +337,16 @@ def refund_payment(payment_id: str):
         kind = body.get("kind")
         if kind is not None and not isinstance(kind, str):
             raise BadRequest("bad_kind", "kind must be card, cash or check.")
+        payment = _visible_payment(session, payment_id)
+        approver = _approver(session, body, "refund", payment.id)
+        session.expire(payment)  # read it again under the row lock
         payment = _visible_payment(session, payment_id, lock=True)
         gateway = card_gateway(session) if service.card_tender(payment) else None
         refund = service.refund_payment(
             session,
             payment,
             amount_cents=_cents(body.get("amount_cents"), "amount_cents"),
-            supervisor_id=current_principal().user_id,
+            supervisor_id=approver,
             refund_key=key,
             actor=actor(),
             kind=kind,
@@ -471,6 +490,13 @@ _TEST_CARD = {
     },
 }
 
+_SUPERVISOR = {
+    "type": "object",
+    "description": "a supervisor's own credentials, typed on the cashier's screen",
+    "required": ["username", "password"],
+    "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+}
+
 OPENAPI_PATHS = {
     "/api/v1/simulated-reader/test-card": {
         "get": {
@@ -593,14 +619,21 @@ OPENAPI_PATHS = {
     },
     "/api/v1/payments/{payment_id}/void": {
         "post": {
-            "summary": "Void a payment on its own business day (supervisor)",
+            "summary": "Void a payment on its own business day (a supervisor signed in, or "
+            "a cashier with a supervisor's typed credentials)",
             "operationId": "voidPayment",
             "tags": ["payments"],
             "parameters": [_ID, _KEY],
             "requestBody": {
                 "content": {
                     "application/json": {
-                        "schema": {"type": "object", "properties": {"reason": {"type": "string"}}}
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "reason": {"type": "string"},
+                                "supervisor": _SUPERVISOR,
+                            },
+                        }
                     }
                 }
             },
@@ -609,7 +642,8 @@ OPENAPI_PATHS = {
     },
     "/api/v1/payments/{payment_id}/refunds": {
         "post": {
-            "summary": "Refund after the business day closed, full or partial (supervisor)",
+            "summary": "Refund after the business day closed, full or partial (a supervisor "
+            "signed in, or a cashier with a supervisor's typed credentials)",
             "operationId": "refundPayment",
             "tags": ["payments"],
             "parameters": [_ID, _KEY],
@@ -624,6 +658,7 @@ OPENAPI_PATHS = {
                                 "amount_cents": {"type": "integer", "minimum": 1},
                                 "kind": {"type": "string", "enum": ["card", "cash", "check"]},
                                 "reason": {"type": "string"},
+                                "supervisor": _SUPERVISOR,
                             },
                         }
                     }

@@ -88,8 +88,13 @@ def daily_report_pdf_view():
         report = _report()
     except PaymentError as exc:
         return error_response(exc)
+    from flask import current_app
+
+    from kiosk.reports.measures_pdf import day_measures  # the performance-measures page
+
+    target = current_app.config.get("SERVICE_TARGET_MINUTES")
     return Response(
-        daily_report_pdf(report),
+        daily_report_pdf(report, measures=day_measures(db.session(), report, target)),
         mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{_filename(report, "pdf")}"'},
     )
@@ -208,6 +213,12 @@ _REPORT = {
         },
         "by_station": {"type": "array", "items": _GROUP},
         "by_operator": {"type": "array", "items": _GROUP},
+        "card": {
+            "type": ["object", "null"],
+            "description": "Card payments matched to Stripe as of the last reconciliation run: "
+            "matched_count, matched_cents, fee_cents, net_cents, unpaid_count, payouts (with the "
+            "business days each carries) and open_exceptions (see GET /api/v1/reconciliation).",
+        },
         "adjustments": {
             "type": "array",
             "items": {

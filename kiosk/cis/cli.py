@@ -78,3 +78,26 @@ def status_command() -> None:
     ).all()
     for msg in failing:
         click.echo(f"failing: {msg.topic} {msg.key} attempts={msg.attempts}: {msg.last_error}")
+
+
+@cis_group.command("read-acks")
+@click.option("--actor", default="cli", show_default=True, help="Who read them (audit).")
+@with_appcontext
+def read_acks_command(actor: str) -> None:
+    """Record the CIS's acknowledgments of the daily posting batches (file adapter:
+    CIS_EXCHANGE_DIR/inbound/postings-<office>-<date>.ack; format in docs/cis.md)."""
+    from flask import current_app
+
+    from kiosk import db
+    from kiosk.cis.posting_batches import archive, read_acks
+
+    session = db.session()
+    results = read_acks(session, current_app.config["CIS_EXCHANGE_DIR"], actor=actor)
+    session.commit()
+    archive(results)
+    for r in results:
+        click.echo(f"{r.file}: {r.status} {r.reference or ''} {r.message}".rstrip())
+    if not results:
+        click.echo("no acknowledgment files")
+    if any(r.status in ("error", "rejected") for r in results):
+        sys.exit(1)

@@ -73,4 +73,33 @@ def daily_report_csv(report: DailyReport) -> str:
             if part
         )
         w.writerow([a.kind, a.payment_id, a.tender, 1, format_plain(a.amount_cents), detail])
+    _card_rows(w, report)
     return out.getvalue()
+
+
+def _card_rows(w: _Writer, report: DailyReport) -> None:
+    """The Stripe reconciliation: matched charges, payouts and the open exceptions."""
+    card = report.card
+    if card is None:
+        return
+    if not card.reconciled:
+        w.writerow(["card", "not reconciled", "", "", "", "no reconciliation run for this day"])
+    else:
+        detail = (
+            f"stripe fees {format_plain(card.fee_cents)}; net {format_plain(card.net_cents)}; "
+            f"not yet in a payout {card.unpaid_count}"
+        )
+        w.writerow(
+            ["card", "matched", "", card.matched_count, format_plain(card.matched_cents), detail]
+        )
+    for p in card.payouts:
+        days = " ".join(d.isoformat() for d in p.days)
+        detail = (
+            f"arrives {p.arrival_date.isoformat()}; payout total {format_plain(p.amount_cents)}; "
+            f"carries {days}"
+        )
+        w.writerow(["payout", p.payout_id, p.status, "", format_plain(p.day_net_cents), detail])
+    for e in card.open_exceptions:
+        cents = e.expected_cents if e.expected_cents is not None else e.actual_cents
+        detail = f"{e.business_date.isoformat()}; {e.ref}; {e.detail}"
+        w.writerow(["exception", e.label, e.kind, 1, format_plain(cents or 0), detail])

@@ -16,7 +16,14 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from payments.money import format_amount
 from payments.reports import DailyReport
@@ -178,10 +185,73 @@ def _story(report: DailyReport) -> list:
             first_number=5,
         )
     )
+    if report.card is not None:
+        story += _card_story(report.card)
     return story
 
 
-def daily_report_pdf(report: DailyReport) -> bytes:
+def _card_story(card) -> list:
+    """Card payments matched to Stripe: fees and net, the payouts, the open exceptions."""
+    story: list = [Paragraph("Card payments at Stripe", _TITLE)]
+    if not card.reconciled:
+        story.append(
+            Paragraph("Not reconciled yet: no reconciliation has run for this day.", _CELL)
+        )
+    rows = [
+        ["Charges matched to receipts", card.matched_count, _money(card.matched_cents)],
+        ["Stripe fees", "", _money(-card.fee_cents)],
+        ["Charges not yet in a payout", card.unpaid_count, ""],
+        ["Net to the bank", "", _money(card.net_cents)],
+    ]
+    widths = [WIDTH - 2.6 * inch, 1.1 * inch, 1.5 * inch]
+    story.append(_table(["", "Count", "Amount"], rows, widths, first_number=1))
+
+    story.append(Paragraph("Payouts carrying this day", _TITLE))
+    rows = [
+        [
+            p.payout_id,
+            p.arrival_date.isoformat(),
+            p.status,
+            _wrap(", ".join(d.isoformat() for d in p.days)),
+            _money(p.amount_cents),
+            _money(p.day_net_cents),
+        ]
+        for p in card.payouts
+    ]
+    rows.append(["Total", "", "", "", "", _money(sum(p.day_net_cents for p in card.payouts))])
+    story.append(
+        _table(
+            ["Payout", "Arrives", "Status", "Business days carried", "Payout", "This day"],
+            rows,
+            [1.6 * inch, 0.9 * inch, 0.8 * inch, WIDTH - 5.7 * inch, 1.2 * inch, 1.2 * inch],
+            first_number=4,
+        )
+    )
+
+    story.append(Paragraph("Open reconciliation exceptions", _TITLE))
+    rows = [
+        [
+            e.business_date.isoformat(),
+            _wrap(e.label),
+            _wrap(f"{e.ref} {e.detail}"),
+            _money(e.expected_cents if e.expected_cents is not None else e.actual_cents or 0),
+        ]
+        for e in card.open_exceptions
+    ]
+    rows.append(["Total", f"{len(card.open_exceptions)} open", "", ""])
+    story.append(
+        _table(
+            ["Day", "Exception", "Reference", "Amount"],
+            rows,
+            [0.9 * inch, 2.0 * inch, WIDTH - 4.1 * inch, 1.2 * inch],
+            first_number=3,
+        )
+    )
+    return story
+
+
+def daily_report_pdf(report: DailyReport, measures=None) -> bytes:
+    """The report; with ``measures`` (kiosk.measures.Measures) a performance-measures page."""
     _register_fonts()
     out = io.BytesIO()
     office = _nfc(report.office_name)
@@ -216,5 +286,10 @@ def daily_report_pdf(report: DailyReport) -> bytes:
         title=f"{report.office_code} daily report {report.business_date.isoformat()}",
         author="payoffice",
     )
-    doc.build([Spacer(1, 2)] + _story(report), onFirstPage=page, onLaterPages=page)
+    story = [Spacer(1, 2)] + _story(report)
+    if measures is not None:
+        from kiosk.reports.measures_pdf import measures_story
+
+        story += [PageBreak()] + measures_story(measures, WIDTH)
+    doc.build(story, onFirstPage=page, onLaterPages=page)
     return out.getvalue()

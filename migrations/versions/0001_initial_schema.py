@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 23:34:55.257573
+Create Date: 2026-11-24 01:53:36.397235
 """
 from alembic import op
 import sqlalchemy as sa
@@ -70,6 +70,16 @@ def upgrade() -> None:
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_head'))
+    )
+    op.create_table('card_payouts',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.Column('currency', sa.String(length=8), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('arrival_date', sa.Date(), nullable=False),
+    sa.Column('created', payments.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('seen_at', payments.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_card_payouts'))
     )
     op.create_table('offices',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -149,6 +159,49 @@ def upgrade() -> None:
     with op.batch_alter_table('bills', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_bills_account_id'), ['account_id'], unique=False)
 
+    op.create_table('card_payout_days',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('payout_id', sa.String(length=64), nullable=False),
+    sa.Column('office_id', sa.Integer(), nullable=True),
+    sa.Column('business_date', sa.Date(), nullable=False),
+    sa.Column('charge_count', sa.Integer(), nullable=False),
+    sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.Column('fee_cents', sa.Integer(), nullable=False),
+    sa.Column('net_cents', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['office_id'], ['offices.id'], name=op.f('fk_card_payout_days_office_id_offices')),
+    sa.ForeignKeyConstraint(['payout_id'], ['card_payouts.id'], name=op.f('fk_card_payout_days_payout_id_card_payouts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_card_payout_days'))
+    )
+    with op.batch_alter_table('card_payout_days', schema=None) as batch_op:
+        batch_op.create_index('ix_card_payout_days_office_day', ['office_id', 'business_date'], unique=False)
+        batch_op.create_index(batch_op.f('ix_card_payout_days_payout_id'), ['payout_id'], unique=False)
+
+    op.create_table('posting_batches',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('office_id', sa.Integer(), nullable=False),
+    sa.Column('business_date', sa.Date(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('reference', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('payments_count', sa.Integer(), nullable=False),
+    sa.Column('payments_cents', sa.Integer(), nullable=False),
+    sa.Column('voids_count', sa.Integer(), nullable=False),
+    sa.Column('voids_cents', sa.Integer(), nullable=False),
+    sa.Column('refunds_count', sa.Integer(), nullable=False),
+    sa.Column('refunds_cents', sa.Integer(), nullable=False),
+    sa.Column('created_at', payments.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', payments.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('adapter', sa.String(length=16), nullable=True),
+    sa.Column('delivered_as', sa.String(length=255), nullable=True),
+    sa.Column('ack_reference', sa.String(length=255), nullable=True),
+    sa.Column('ack_at', payments.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ack_detail', sa.Text(), nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'sent', 'acknowledged', 'rejected', 'superseded')", name=op.f('ck_posting_batches_status_known')),
+    sa.ForeignKeyConstraint(['office_id'], ['offices.id'], name=op.f('fk_posting_batches_office_id_offices')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_posting_batches')),
+    sa.UniqueConstraint('office_id', 'business_date', 'version', name='uq_posting_batches_office_date_version'),
+    sa.UniqueConstraint('reference', name='uq_posting_batches_reference')
+    )
     op.create_table('receipt_sequences',
     sa.Column('office_id', sa.Integer(), nullable=False),
     sa.Column('business_date', sa.Date(), nullable=False),
@@ -229,6 +282,59 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_business_days')),
     sa.UniqueConstraint('office_id', 'business_date', name='office_date')
     )
+    op.create_table('counter_sign_ins',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('staff_user_id', sa.Integer(), nullable=False),
+    sa.Column('station_id', sa.Integer(), nullable=True),
+    sa.Column('started_at', payments.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_activity_at', payments.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('locked_at', payments.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('pin_failures', sa.Integer(), nullable=False),
+    sa.Column('ended_at', payments.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ended_reason', sa.String(length=32), nullable=True),
+    sa.ForeignKeyConstraint(['staff_user_id'], ['staff_users.id'], name=op.f('fk_counter_sign_ins_staff_user_id_staff_users')),
+    sa.ForeignKeyConstraint(['station_id'], ['stations.id'], name=op.f('fk_counter_sign_ins_station_id_stations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_counter_sign_ins'))
+    )
+    with op.batch_alter_table('counter_sign_ins', schema=None) as batch_op:
+        batch_op.create_index('ix_counter_sign_ins_one_per_station', ['station_id'], unique=True, sqlite_where=sa.text('ended_at IS NULL'), postgresql_where=sa.text('ended_at IS NULL'))
+        batch_op.create_index(batch_op.f('ix_counter_sign_ins_staff_user_id'), ['staff_user_id'], unique=False)
+
+    op.create_table('deposits',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('office_id', sa.Integer(), nullable=False),
+    sa.Column('business_date', sa.Date(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('bag_number', sa.String(length=32), nullable=False),
+    sa.Column('drawer_count', sa.Integer(), nullable=False),
+    sa.Column('counted_cash_cents', sa.Integer(), nullable=False),
+    sa.Column('float_retained_cents', sa.Integer(), nullable=False),
+    sa.Column('safe_drops_cents', sa.Integer(), nullable=False),
+    sa.Column('cash_cents', sa.Integer(), nullable=False),
+    sa.Column('checks_count', sa.Integer(), nullable=False),
+    sa.Column('checks_cents', sa.Integer(), nullable=False),
+    sa.Column('money_orders_count', sa.Integer(), nullable=False),
+    sa.Column('money_orders_cents', sa.Integer(), nullable=False),
+    sa.Column('total_cents', sa.Integer(), nullable=False),
+    sa.Column('prepared_by_id', sa.Integer(), nullable=False),
+    sa.Column('prepared_at', payments.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('verified_by_id', sa.Integer(), nullable=True),
+    sa.Column('verified_at', payments.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('amend_reason', sa.Text(), nullable=True),
+    sa.Column('superseded_at', payments.db.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status IN ('prepared', 'verified', 'superseded')", name=op.f('ck_deposits_status_known')),
+    sa.CheckConstraint('cash_cents >= 0 AND total_cents >= 0', name=op.f('ck_deposits_amounts_not_negative')),
+    sa.CheckConstraint('verified_by_id IS NULL OR verified_by_id <> prepared_by_id', name=op.f('ck_deposits_two_people')),
+    sa.ForeignKeyConstraint(['office_id'], ['offices.id'], name=op.f('fk_deposits_office_id_offices')),
+    sa.ForeignKeyConstraint(['prepared_by_id'], ['staff_users.id'], name=op.f('fk_deposits_prepared_by_id_staff_users')),
+    sa.ForeignKeyConstraint(['verified_by_id'], ['staff_users.id'], name=op.f('fk_deposits_verified_by_id_staff_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deposits')),
+    sa.UniqueConstraint('office_id', 'business_date', 'version', name='uq_deposits_office_date_version')
+    )
+    with op.batch_alter_table('deposits', schema=None) as batch_op:
+        batch_op.create_index('ix_deposits_one_live_per_day', ['office_id', 'business_date'], unique=True, sqlite_where=sa.text("status <> 'superseded'"), postgresql_where=sa.text("status <> 'superseded'"))
+
     op.create_table('drawer_sessions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('office_id', sa.Integer(), nullable=False),
@@ -282,7 +388,10 @@ def upgrade() -> None:
     sa.Column('called_at', payments.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('served_at', payments.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('ended_at', payments.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('for_station_id', sa.Integer(), nullable=True),
+    sa.Column('announced_at', payments.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_queue_tickets_account_id_accounts')),
+    sa.ForeignKeyConstraint(['for_station_id'], ['stations.id'], name=op.f('fk_queue_tickets_for_station_id_stations')),
     sa.ForeignKeyConstraint(['office_id'], ['offices.id'], name=op.f('fk_queue_tickets_office_id_offices')),
     sa.ForeignKeyConstraint(['station_id'], ['stations.id'], name=op.f('fk_queue_tickets_station_id_stations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_queue_tickets')),
@@ -290,6 +399,61 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('queue_tickets', schema=None) as batch_op:
         batch_op.create_index('ix_queue_waiting', ['office_id', 'status', 'issued_at'], unique=False)
+
+    op.create_table('reconciliation_exceptions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('office_id', sa.Integer(), nullable=False),
+    sa.Column('business_date', sa.Date(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('ref', sa.String(length=64), nullable=False),
+    sa.Column('payment_id', sa.String(length=32), nullable=True),
+    sa.Column('charge_id', sa.String(length=64), nullable=True),
+    sa.Column('refund_id', sa.String(length=64), nullable=True),
+    sa.Column('expected_cents', sa.Integer(), nullable=True),
+    sa.Column('actual_cents', sa.Integer(), nullable=True),
+    sa.Column('detail', sa.Text(), nullable=False),
+    sa.Column('found_at', payments.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', payments.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', payments.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolved_by_id', sa.Integer(), nullable=True),
+    sa.Column('resolved_by', sa.String(length=120), nullable=True),
+    sa.Column('resolution_note', sa.Text(), nullable=True),
+    sa.CheckConstraint("kind IN ('charge_without_receipt', 'receipt_without_charge', 'amount_mismatch', 'refund_without_record', 'record_without_refund', 'refund_mismatch', 'payout_overdue')", name=op.f('ck_reconciliation_exceptions_kind_known')),
+    sa.ForeignKeyConstraint(['office_id'], ['offices.id'], name=op.f('fk_reconciliation_exceptions_office_id_offices')),
+    sa.ForeignKeyConstraint(['resolved_by_id'], ['staff_users.id'], name=op.f('fk_reconciliation_exceptions_resolved_by_id_staff_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reconciliation_exceptions')),
+    sa.UniqueConstraint('office_id', 'business_date', 'kind', 'ref', name='reconciliation_one_per_finding')
+    )
+    with op.batch_alter_table('reconciliation_exceptions', schema=None) as batch_op:
+        batch_op.create_index('ix_reconciliation_exceptions_open', ['office_id', 'resolved_at'], unique=False)
+
+    op.create_table('deposit_cash',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('deposit_id', sa.Integer(), nullable=False),
+    sa.Column('denomination', sa.String(length=12), nullable=False),
+    sa.Column('counted', sa.Integer(), nullable=False),
+    sa.Column('retained', sa.Integer(), nullable=False),
+    sa.CheckConstraint('retained >= 0 AND retained <= counted', name=op.f('ck_deposit_cash_retained_within_counted')),
+    sa.ForeignKeyConstraint(['deposit_id'], ['deposits.id'], name=op.f('fk_deposit_cash_deposit_id_deposits'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deposit_cash')),
+    sa.UniqueConstraint('deposit_id', 'denomination', name='uq_deposit_cash_denomination')
+    )
+    op.create_table('deposit_items',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('deposit_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('reference', sa.String(length=64), nullable=True),
+    sa.Column('bank', sa.String(length=64), nullable=True),
+    sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.Column('payment_id', sa.String(length=32), nullable=False),
+    sa.Column('receipt_number', sa.String(length=32), nullable=True),
+    sa.CheckConstraint("kind IN ('check', 'money_order')", name=op.f('ck_deposit_items_kind_known')),
+    sa.CheckConstraint('amount_cents > 0', name=op.f('ck_deposit_items_amount_positive')),
+    sa.ForeignKeyConstraint(['deposit_id'], ['deposits.id'], name=op.f('fk_deposit_items_deposit_id_deposits'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deposit_items'))
+    )
+    with op.batch_alter_table('deposit_items', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_deposit_items_deposit_id'), ['deposit_id'], unique=False)
 
     op.create_table('drawer_counts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -409,6 +573,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_visits_account_id'), ['account_id'], unique=False)
         batch_op.create_index('ix_visits_office_started', ['office_id', 'started_at'], unique=False)
 
+    op.create_table('card_settlements',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('office_id', sa.Integer(), nullable=False),
+    sa.Column('business_date', sa.Date(), nullable=False),
+    sa.Column('payment_id', sa.String(length=32), nullable=False),
+    sa.Column('receipt_number', sa.String(length=32), nullable=True),
+    sa.Column('intent_id', sa.String(length=64), nullable=True),
+    sa.Column('charge_id', sa.String(length=64), nullable=False),
+    sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.Column('refunded_cents', sa.Integer(), nullable=False),
+    sa.Column('fee_cents', sa.Integer(), nullable=False),
+    sa.Column('net_cents', sa.Integer(), nullable=False),
+    sa.Column('balance_transaction_id', sa.String(length=64), nullable=True),
+    sa.Column('available_on', sa.Date(), nullable=True),
+    sa.Column('payout_id', sa.String(length=64), nullable=True),
+    sa.Column('reconciled_at', payments.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['office_id'], ['offices.id'], name=op.f('fk_card_settlements_office_id_offices')),
+    sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_card_settlements_payment_id_payments')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_card_settlements')),
+    sa.UniqueConstraint('charge_id', name='card_settlement_per_charge')
+    )
+    with op.batch_alter_table('card_settlements', schema=None) as batch_op:
+        batch_op.create_index('ix_card_settlements_office_day', ['office_id', 'business_date'], unique=False)
+        batch_op.create_index('ix_card_settlements_payout', ['payout_id'], unique=False)
+
     op.create_table('payment_allocations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('payment_id', sa.String(length=32), nullable=False),
@@ -423,6 +612,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_payment_allocations_bill_id'), ['bill_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payment_allocations_payment_id'), ['payment_id'], unique=False)
 
+    op.create_table('queue_requests',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=128), nullable=False),
+    sa.Column('action', sa.String(length=24), nullable=False),
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=True),
+    sa.Column('visit_id', sa.String(length=32), nullable=True),
+    sa.Column('created_at', payments.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['ticket_id'], ['queue_tickets.id'], name=op.f('fk_queue_requests_ticket_id_queue_tickets')),
+    sa.ForeignKeyConstraint(['visit_id'], ['visits.id'], name=op.f('fk_queue_requests_visit_id_visits')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_queue_requests')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_queue_requests_idempotency_key'))
+    )
     op.create_table('refunds',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('payment_id', sa.String(length=32), nullable=False),
@@ -465,11 +667,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_tender_lines_payment_id'), ['payment_id'], unique=False)
 
     # ### end Alembic commands ###
+    # Expression indexes (autogenerate cannot compare these on SQLite, so they are written
+    # here by hand; the SQL must match kiosk.models exactly for queries to use them).
+    op.create_index("ix_accounts_name_upper", "accounts", [sa.text("upper(name)")])
+    op.create_index(
+        "ix_accounts_phone_digits",
+        "accounts",
+        [sa.text("replace(replace(replace(replace(replace(replace(phone, ' ', ''), '(', ''), ')', ''), '-', ''), '.', ''), '+', '')")],
+    )
     for statement in APPEND_ONLY_DDL.get(op.get_bind().dialect.name, []):
         op.execute(statement)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_accounts_phone_digits", table_name="accounts")
+    op.drop_index("ix_accounts_name_upper", table_name="accounts")
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table('tender_lines', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tender_lines_payment_id'))
@@ -481,11 +693,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_refunds_business_date'))
 
     op.drop_table('refunds')
+    op.drop_table('queue_requests')
     with op.batch_alter_table('payment_allocations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payment_allocations_payment_id'))
         batch_op.drop_index(batch_op.f('ix_payment_allocations_bill_id'))
 
     op.drop_table('payment_allocations')
+    with op.batch_alter_table('card_settlements', schema=None) as batch_op:
+        batch_op.drop_index('ix_card_settlements_payout')
+        batch_op.drop_index('ix_card_settlements_office_day')
+
+    op.drop_table('card_settlements')
     with op.batch_alter_table('visits', schema=None) as batch_op:
         batch_op.drop_index('ix_visits_office_started')
         batch_op.drop_index(batch_op.f('ix_visits_account_id'))
@@ -503,6 +721,15 @@ def downgrade() -> None:
 
     op.drop_table('drawer_movements')
     op.drop_table('drawer_counts')
+    with op.batch_alter_table('deposit_items', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_deposit_items_deposit_id'))
+
+    op.drop_table('deposit_items')
+    op.drop_table('deposit_cash')
+    with op.batch_alter_table('reconciliation_exceptions', schema=None) as batch_op:
+        batch_op.drop_index('ix_reconciliation_exceptions_open')
+
+    op.drop_table('reconciliation_exceptions')
     with op.batch_alter_table('queue_tickets', schema=None) as batch_op:
         batch_op.drop_index('ix_queue_waiting')
 
@@ -512,6 +739,15 @@ def downgrade() -> None:
         batch_op.drop_index('ix_drawer_sessions_office_day')
 
     op.drop_table('drawer_sessions')
+    with op.batch_alter_table('deposits', schema=None) as batch_op:
+        batch_op.drop_index('ix_deposits_one_live_per_day', sqlite_where=sa.text("status <> 'superseded'"), postgresql_where=sa.text("status <> 'superseded'"))
+
+    op.drop_table('deposits')
+    with op.batch_alter_table('counter_sign_ins', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_counter_sign_ins_staff_user_id'))
+        batch_op.drop_index('ix_counter_sign_ins_one_per_station', sqlite_where=sa.text('ended_at IS NULL'), postgresql_where=sa.text('ended_at IS NULL'))
+
+    op.drop_table('counter_sign_ins')
     op.drop_table('business_days')
     op.drop_table('stations')
     op.drop_table('staff_users')
@@ -520,6 +756,12 @@ def downgrade() -> None:
 
     op.drop_table('service_requests')
     op.drop_table('receipt_sequences')
+    op.drop_table('posting_batches')
+    with op.batch_alter_table('card_payout_days', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_card_payout_days_payout_id'))
+        batch_op.drop_index('ix_card_payout_days_office_day')
+
+    op.drop_table('card_payout_days')
     with op.batch_alter_table('bills', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_bills_account_id'))
 
@@ -535,6 +777,7 @@ def downgrade() -> None:
 
     op.drop_table('outbox_messages')
     op.drop_table('offices')
+    op.drop_table('card_payouts')
     op.drop_table('audit_head')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_events_action'))

@@ -16,6 +16,8 @@ from kiosk.config import REPO_ROOT
 
 TRANSLATIONS = REPO_ROOT / "kiosk" / "translations"
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
+# Customer-facing sources: the kiosk and the lobby's now-serving screen (all three languages).
+CUSTOMER_FACING = ("templates/customer/", "kiosk/views/customer.py", "templates/lobby/")
 
 
 def _customer_msgids() -> set[str | tuple[str, ...]]:
@@ -25,7 +27,7 @@ def _customer_msgids() -> set[str | tuple[str, ...]]:
     for filename, _lineno, message, _comments, _ctx in extract_from_dir(
         str(REPO_ROOT), method_map, options_map
     ):
-        assert filename.startswith(("templates/customer/", "kiosk/views/customer.py")), filename
+        assert filename.startswith(CUSTOMER_FACING), filename
         found.add(message)
     return found
 

@@ -1,0 +1,143 @@
+"""Finance: card reconciliation with Stripe. Run it for a business day, see the matched
+charges, the payouts that carry the day and the exceptions; resolve an exception with a note.
+Finance role only; runs and resolutions are audited by payments.reconciliation."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from kiosk import card_recon, db
+from kiosk.access import access
+from kiosk.models import Office, StaffUser
+from kiosk.security import current_principal
+from payments import reconciliation
+from payments.db import business_date
+from payments.money import format_amount
+from payments.states import PaymentError
+
+bp = Blueprint("finance_recon", __name__)
+
+MAX_DAYS_BACK = 3660
+
+
+class PageError(PaymentError):
+    status = 400
+
+
+def _office() -> Office:
+    """The signed-in user's office, or the configured office for central finance."""
+    session = db.session()
+    user = session.get(StaffUser, current_principal().user_id)
+    office = session.get(Office, user.office_id) if user is not None and user.office_id else None
+    if office is None:
+        code = current_app.config.get("OFFICE_CODE") or ""
+        office = session.scalar(select(Office).where(Office.code == code))
+    if office is None:
+        office = session.scalar(select(Office).order_by(Office.id).limit(1))
+    if office is None:
+        raise PageError("no_office", "No office is set up yet.")
+    return office
+
+
+def _day(value: str | None) -> dt.date:
+    today = business_date()
+    if not value:
+        return today
+    try:
+        day = dt.date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise PageError("bad_date", "The business day must be a date, YYYY-MM-DD.")
+    if day > today or (today - day).days > MAX_DAYS_BACK:
+        raise PageError("bad_date", "Pick a business day that has already begun.")
+    return day
+
+
+def _actor() -> str:
+    return getattr(current_user, "username", None) or f"staff:{current_principal().user_id}"
+
+
+def _money(cents: int | None) -> str:
+    return "" if cents is None else format_amount(cents)
+
+
+@bp.route("/", methods=["GET"])
+@access("finance")
+def page():
+    session = db.session()
+    try:
+        office = _office()
+        day = _day(request.args.get("date"))
+    except PaymentError as exc:
+        return render_template(
+            "finance/reconciliation.html", error=exc.message, today=business_date(), day=None
+        ), exc.status
+    exceptions = reconciliation.exceptions_for_day(session, office.id, day)
+    earlier = [
+        e for e in reconciliation.open_exceptions(session, office.id) if e.business_date != day
+    ]
+    return render_template(
+        "finance/reconciliation.html",
+        error=None,
+        office=office,
+        day=day,
+        today=business_date(),
+        card=reconciliation.card_section(session, office.id, day),
+        settlements=reconciliation.settlements_for_day(session, office.id, day),
+        exceptions=exceptions,
+        earlier=earlier,
+        money=_money,
+    )
+
+
+@bp.route("/run", methods=["POST"])
+@access("finance")
+def run():
+    session = db.session()
+    raw = request.form.get("date")
+    try:
+        office = _office()
+        day = _day(raw)
+        result = card_recon.run(session, office.id, day, actor=_actor())
+        session.commit()
+    except PaymentError as exc:
+        session.rollback()
+        flash(f"Not reconciled: {exc.message}")
+        target = raw if isinstance(raw, str) and len(raw) == 10 else None
+        return redirect(url_for(".page", date=target), code=303)
+    flash(
+        f"Reconciled {day.isoformat()}: {result.matched_count} charge(s) matched, "
+        f"{result.new_exceptions} new exception(s), {result.still_open} open, "
+        f"{result.auto_resolved} resolved on their own."
+    )
+    return redirect(url_for(".page", date=day.isoformat()), code=303)
+
+
+@bp.route("/exceptions/<int:exception_id>/resolve", methods=["POST"])
+@access("finance")
+def resolve(exception_id: int):
+    session = db.session()
+    back = request.form.get("date")
+    back = back if isinstance(back, str) and len(back) == 10 else None
+    try:
+        office = _office()
+        row = reconciliation.resolve_exception(
+            session,
+            exception_id,
+            note=request.form.get("note", ""),
+            actor=_actor(),
+            resolved_by_id=current_principal().user_id,
+            office_id=office.id,
+        )
+        session.commit()
+    except PaymentError as exc:
+        session.rollback()
+        flash(f"Not resolved: {exc.message}")
+        return redirect(url_for(".page", date=back), code=303)
+    flash(f"Exception {row.id} ({row.label}) resolved.")
+    return redirect(url_for(".page", date=back or row.business_date.isoformat()), code=303)

@@ -1,0 +1,63 @@
+"""The performance-measures dashboard in Chromium: screenshots at 1366x768 and 1920x1080, axe
+clean, no script or CSP errors, and the period picker works from the keyboard."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+from playwright.sync_api import expect
+
+from tests import factories
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM_ARGS, axe_violations, describe  # noqa: F401
+from tests.kiosk import measures_data as data
+from tests.kiosk.measures_data import DAY
+
+VIEWS = {"1366": {"width": 1366, "height": 768}, "1920": {"width": 1920, "height": 1080}}
+
+
+def test_dashboard_looks_right_and_is_accessible(browser, live_server, sessions, office):
+    with sessions() as s:
+        data.build_day(s, s.merge(office))
+        user = factories.make_staff(s, "finance", office_id=office.id)
+        s.commit()
+        username = user.username
+    folder = ARTIFACTS / "measures_dashboard"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+
+    context = browser.new_context(viewport=VIEWS["1366"], base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    try:
+        page.goto("/login")
+        page.fill("#username", username)
+        page.fill("#password", factories.PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_url(lambda url: "/login" not in url)
+        page.goto(f"/finance/measures?period=day&date={DAY.isoformat()}")
+        expect(page.locator("h1")).to_contain_text("Performance measures")
+        expect(page.locator("svg[role=img]")).to_have_count(2)
+        violations = axe_violations(page)
+        assert not violations, describe(violations)
+        for name, size in VIEWS.items():
+            page.set_viewport_size(size)
+            page.screenshot(path=str(folder / f"day-{name}.png"), full_page=True)
+
+        # keyboard: choose "Week" in the period picker and submit
+        page.focus("#period")
+        page.select_option("#period", "week")
+        page.focus("#date")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"period=week"))
+        expect(page.locator(".period-nav strong")).to_contain_text("Week 2026-W47")
+        page.screenshot(path=str(folder / "week-1920.png"), full_page=True)
+    finally:
+        context.close()
+    assert not errors, f"script errors or CSP violations: {errors}"
