@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kiosk import accounts, vocabulary
+from kiosk import accounts, queue, vocabulary
 from kiosk.models import Account, Bill, ServiceRequest, StaffUser, Station, Visit
 from payments import audit, drawer, service
 from payments.db import OFFICE_TZ
@@ -162,6 +162,15 @@ def account_page(session: Session, number: str) -> dict[str, Any] | None:
             for v in visits
         ],
     }
+
+
+def account_opened(session: Session, station_id: int | None, number: str) -> None:
+    """The cashier opened an account page: the visit open at the station is about it (when
+    it names no account yet; see ``queue.note_account``)."""
+    if station_id is None:
+        return
+    account_id = session.scalar(select(Account.id).where(Account.number == number[:40]))
+    queue.note_account(session, station_id, account_id)
 
 
 # -- taking a payment ------------------------------------------------------------------------
@@ -409,6 +418,7 @@ def take_payment(
     except PaymentError as exc:
         raise PayError(exc.code, exc.message) from exc
     payment = outcome.payment
+    queue.note_account(session, command.station_id, account.id, paid=True)
     if approver is not None and not outcome.replayed:
         audit.record(
             session,

@@ -227,6 +227,25 @@ def current_visit(session: Session, station_id: int | None) -> Visit | None:
     ).first()
 
 
+def note_account(
+    session: Session, station_id: int | None, account_id: int | None, *, paid: bool = False
+) -> Visit | None:
+    """The one rule for which account a counter visit is about: while a visit is open at the
+    cashier's station, opening an account page names the account if none is named yet, and
+    taking a payment names the account paid (it wins over an account only looked at).
+    Returns the visit changed, if any."""
+    if account_id is None:
+        return None
+    visit = current_visit(session, station_id)
+    if visit is None or visit.account_id == account_id:
+        return None
+    if visit.account_id is not None and not paid:
+        return None
+    visit.account_id = account_id
+    session.flush()
+    return visit
+
+
 # -- counter actions -------------------------------------------------------------------------
 
 

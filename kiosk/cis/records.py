@@ -75,13 +75,23 @@ def visit_record(
     ticket_number: str | None = None,
 ) -> dict[str, Any]:
     """The CIS record of a finished visit (any channel). Account and ticket numbers are
-    looked up in the visit's session unless given."""
-    if ticket_number is None and visit.ticket_id is not None:
-        session = object_session(visit)
-        if session is not None:
-            ticket_number = session.scalar(
-                select(QueueTicket.number).where(QueueTicket.id == visit.ticket_id)
+    looked up in the visit's session unless given.
+
+    ``wait_seconds`` is the customer's wait in the lobby: the ticket's ``issued_at`` to the
+    call (``visit.called_at``). A visit without a ticket (walk-in, kiosk) has no measured wait:
+    ``wait_seconds`` is null."""
+    issued_at = None
+    session = object_session(visit)
+    if visit.ticket_id is not None and session is not None:
+        row = session.execute(
+            select(QueueTicket.number, QueueTicket.issued_at).where(
+                QueueTicket.id == visit.ticket_id
             )
+        ).first()
+        if row is not None:
+            issued_at = row.issued_at
+            if ticket_number is None:
+                ticket_number = row.number
     return {
         "record_type": "visit",
         "schema_version": SCHEMA_VERSION,
@@ -99,7 +109,7 @@ def visit_record(
         "started_at": iso_utc(visit.started_at),
         "called_at": iso_utc(visit.called_at),
         "ended_at": iso_utc(visit.ended_at),
-        "wait_seconds": _seconds(visit.started_at, visit.called_at),
+        "wait_seconds": _seconds(issued_at, visit.called_at),
         "duration_seconds": _seconds(visit.started_at, visit.ended_at),
     }
 

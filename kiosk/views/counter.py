@@ -31,6 +31,8 @@ LINKS: dict[str, tuple[str, ...]] = {
     "drawer": ("counter_drawer.index",),
     "lock": ("counter_lock.lock",),
     "queue_api": ("api.get_queue",),
+    "pin": ("counter_lock.pin",),
+    "measures": ("finance_measures.dashboard",),
 }
 LANGUAGES = {"en": "English", "es": "Spanish", "vi": "Vietnamese"}
 

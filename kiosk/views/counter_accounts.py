@@ -120,7 +120,10 @@ def _render_account(session, number: str, form=None, error=None, status: int = 2
 @bp.route("/accounts/<number>")
 @access("cashier", "supervisor")
 def account(number: str):
-    return _render_account(db.session(), number)
+    session = db.session()
+    counter_desk.account_opened(session, current_principal().station_id, number)
+    session.commit()
+    return _render_account(session, number)
 
 
 @bp.route("/accounts/<number>/pay", methods=["POST"])

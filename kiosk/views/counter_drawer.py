@@ -4,6 +4,7 @@ supervisor's approval of an over/short beyond the tolerance or of a reopen."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -16,6 +17,7 @@ from kiosk.models import StaffUser, Station
 from kiosk.security import current_principal
 from kiosk.views.counter_override import form_supervisor
 from payments import drawer as drawers
+from payments.db import OFFICE_TZ
 from payments.models import DENOMINATIONS, CountPhase, DrawerSession, DrawerStatus
 from payments.money import AmountError, format_amount, parse_amount
 from payments.states import PaymentError
@@ -29,6 +31,12 @@ MOVEMENT_KINDS = [
     ("pickup", "Pickup by a supervisor"),
     ("paid_in", "Paid-in (change from the safe)"),
 ]
+
+
+@bp.app_template_filter("office_time")
+def office_time(at: dt.datetime | None, fmt: str = "%-I:%M %p") -> str:
+    """A stored UTC instant on the office's clock (America/Los_Angeles), e.g. "9:05 AM"."""
+    return at.astimezone(OFFICE_TZ).strftime(fmt) if at else "—"
 
 
 def denomination_label(name: str) -> str:

@@ -13,6 +13,7 @@ from kiosk import db, override
 from kiosk.access import access
 from kiosk.api.common import caller_office_id
 from kiosk.api.payments import card_gateway
+from kiosk.counter_desk import STATUS_LABELS, TENDER_LABELS
 from kiosk.security import client_address, current_principal
 from payments import service
 from payments.models import Payment, TenderKind
@@ -23,9 +24,22 @@ bp = Blueprint("counter_override", __name__)
 MAX_REASON = 500
 
 
+def tender_label(payment: Payment, kind: str) -> str:
+    """A tender as the cashier says it: "Cash", "Money order", "Card Visa ...4242"."""
+    label = TENDER_LABELS.get(kind, kind.replace("_", " ").capitalize())
+    if kind == TenderKind.CARD.value and payment.card_last4:
+        brand = (payment.card_brand or "").replace("_", " ").title()
+        label = " ".join(p for p in (label, brand, f"...{payment.card_last4}") if p)
+    return label
+
+
 @bp.context_processor
 def _helpers():
-    return {"usd": format_amount}
+    return {
+        "usd": format_amount,
+        "status_label": lambda status: STATUS_LABELS.get(status, status.replace("_", " ")),
+        "tender_label": tender_label,
+    }
 
 
 def form_supervisor(

@@ -1,6 +1,8 @@
 """A cashier's day at the counter in a real browser (Chromium at 1366x768, screenshots also at
 1920x1080): sign in at a paired counter station, open the drawer, serve a kiosk ticket, take
-a split payment, log the visit, void with a supervisor, close the drawer blind.
+a split payment, void with a supervisor, log the visit, take a cash payment with change and a
+card payment on the station's simulated reader, close the drawer blind (balanced); and a
+shortage over the tolerance approved by a supervisor typed on the cashier's screen.
 
 The receipt printer is a real socket on 127.0.0.1 (tests/hardware/loopback.py)."""
 
@@ -18,7 +20,7 @@ from sqlalchemy import select
 
 from kiosk import queue
 from kiosk.auth import DEVICE_COOKIE
-from kiosk.models import QueueTicket, Visit
+from kiosk.models import QueueTicket, StaffUser, Visit
 from kiosk.stations import pair
 from payments import drawer as drawers
 from payments.audit import AuditEvent
@@ -204,10 +206,15 @@ def test_a_cashiers_day(counter_page, counter, live_server, sessions, make_accou
     shots(page, "drawer-open-float")
     page.get_by_role("button", name="Open the drawer").click()
     expect(page.get_by_role("heading", name=re.compile("Cash drawer"))).to_be_visible()
+    # Times on the office's clock (America/Los_Angeles), like the business day beside them.
+    expect(page.locator(".status")).to_have_text(
+        re.compile(r"Open since \d{1,2}:\d\d [AP]M, business day \d{4}-\d\d-\d\d")
+    )
+    expect(page.locator("main")).not_to_contain_text("UTC")
     shots(page, "drawer-opened")
 
-    # Back at the hub: call the kiosk ticket with F4.
-    page.get_by_role("navigation", name="Sections").get_by_role("link", name="Counter").click()
+    # Back at the hub from the drawer page itself; call the kiosk ticket with F4.
+    page.get_by_role("main").get_by_role("link", name="Back to the counter").click()
     expect(page.locator(".hub-drawer .status")).to_contain_text("Open")
     shortcuts_ready(page)
     shots(page, "hub-drawer-open", axe=True)
@@ -254,6 +261,9 @@ def test_a_cashiers_day(counter_page, counter, live_server, sessions, make_accou
     shots(page, "void-override")
     page.get_by_role("button", name=re.compile(r"Void \$25\.00")).click()
     expect(page.get_by_text("This payment is void.")).to_be_visible()
+    facts = page.locator("dl.facts")
+    expect(facts).to_contain_text("Voided")
+    expect(facts).to_contain_text("Cash $30.00")
 
     # The hub lists both receipts, the void one marked; the visit is still open.
     page.goto("/counter/")
@@ -276,17 +286,58 @@ def test_a_cashiers_day(counter_page, counter, live_server, sessions, make_accou
     panel.get_by_role("button", name=re.compile("Finish visit")).click()
     expect(page.get_by_text(f"Ticket {ticket} finished")).to_be_visible()
 
-    # Close the drawer blind: $175.00 in cash (125 + 60 - 10) and the one check.
+    # The next customer, a walk-in: $42.10 paid with a $50 bill, $7.90 change.
+    cash_number, _ = make_account(balance_cents=4210)
+    page.goto(f"/counter/accounts/{cash_number}")
+    expect(page.locator("#amount")).to_have_value("42.10")
+    page.locator("#cash").fill("50.00")
+    expect(page.locator("#change")).to_have_text("$7.90")
+    page.get_by_role("button", name=re.compile("Take payment")).click()
+    expect(page.get_by_role("heading", name="Payment taken")).to_be_visible()
+    expect(page.locator("#change-due")).to_have_text("$7.90")
+    cash_receipt = page.locator(".receipt-number").inner_text()
+
+    # Then a card: the station's simulated reader approves; the page follows its status.
+    card_number, _ = make_account(balance_cents=6175)
+    page.goto(f"/counter/accounts/{card_number}")
+    expect(page.locator("#amount")).to_have_value("61.75")
+    page.locator("#card").fill("61.75")
+    page.get_by_role("button", name=re.compile("Take payment")).click()
+    expect(page.locator("#card-status")).to_contain_text("Waiting for")
+    expect(page.get_by_role("heading", name="Payment taken")).to_be_visible()
+    expect(page.locator(".confirm")).to_contain_text("Card $61.75")
+    card_receipt = page.locator(".receipt-number").inner_text()
+    shots(page, "card-paid")
+
+    # Close the drawer blind: $217.10 in cash (125 + 60 - 10 + 50 - 7.90; the card is not
+    # cash) and the one check.
     page.goto("/counter/drawer/")
     page.get_by_role("link", name=re.compile("Close the drawer")).click()
     expect(page.get_by_role("heading", name=re.compile("blind count"))).to_be_visible()
-    expect(page.locator("main")).not_to_contain_text("175.00")  # no expected figure first
-    fill_counts(page, "close", {"bill_100": 1, "bill_50": 1, "bill_20": 1, "bill_5": 1})
+    expect(page.locator("main")).not_to_contain_text("217.10")  # no expected figure first
+    fill_counts(
+        page,
+        "close",
+        {"bill_100": 1, "bill_50": 1, "bill_20": 3, "bill_5": 1, "bill_1": 2, "coin_10": 1},
+    )
+    expect(page.locator("#close output[data-total]")).to_have_text("$217.10")
     page.get_by_label(re.compile("check 1047 is in the drawer")).check()
     shots(page, "drawer-blind-count")
     page.get_by_role("button", name=re.compile("Submit the count")).click()
     expect(page.locator(".status")).to_contain_text("Balanced to the cent")
+    # The next step leads: back to the counter or sign out; reopening is secondary.
+    expect(page.get_by_role("link", name="Back to the counter")).to_have_class(
+        re.compile(r"\bprimary\b")
+    )
+    expect(page.get_by_role("button", name="Sign out").last).to_have_class(
+        re.compile(r"\bprimary\b")
+    )
+    expect(page.get_by_role("button", name="Reopen the drawer")).not_to_have_class(
+        re.compile(r"\bprimary\b")
+    )
     shots(page, "drawer-balanced", axe=True)
+    page.get_by_role("link", name="Back to the counter").click()
+    expect(page.locator(".hub-drawer .status")).to_have_text("Closed")
 
     # The records behind the screens.
     with sessions() as s:
@@ -296,9 +347,10 @@ def test_a_cashiers_day(counter_page, counter, live_server, sessions, make_accou
         assert drawer.status == "closed"
         assert (drawer.float_cents, drawer.expected_cents, drawer.counted_cents) == (
             12_500,
-            17_500,
-            17_500,
+            21_710,
+            21_710,
         )
+        assert not drawer.approval_required and drawer.approved_by_id is None
         assert drawer.over_short_cents == 0
         assert (drawer.checks_counted_count, drawer.checks_counted_cents) == (1, 3_450)
 
@@ -308,6 +360,23 @@ def test_a_cashiers_day(counter_page, counter, live_server, sessions, make_accou
         assert tenders == [("cash", 6_000, None), ("check", 3_450, "1047")]
         voided = s.scalars(select(Payment).where(Payment.receipt_number == voided_receipt)).one()
         assert voided.status == "voided"
+        cash = s.scalars(select(Payment).where(Payment.receipt_number == cash_receipt)).one()
+        assert (cash.account_number, cash.status, cash.change_cents) == (
+            cash_number,
+            "succeeded",
+            790,
+        )
+        assert [(t.kind, t.amount_cents) for t in cash.tenders] == [("cash", 5_000)]
+        card = s.scalars(select(Payment).where(Payment.receipt_number == card_receipt)).one()
+        assert (card.account_number, card.status, card.change_cents) == (
+            card_number,
+            "succeeded",
+            0,
+        )
+        assert card.reader_id == f"simulated-{counter.station_id}"
+        assert [(t.kind, t.amount_cents) for t in card.tenders] == [("card", 6_175)]
+        for p in (split, voided, cash):  # the cash ones belong to the drawer
+            assert p.drawer_session_id == drawer.id, p.receipt_number
 
         t = s.scalars(select(QueueTicket).where(QueueTicket.number == ticket)).one()
         visit = s.scalars(select(Visit).where(Visit.ticket_id == t.id)).one()
@@ -326,6 +395,8 @@ def test_a_cashiers_day(counter_page, counter, live_server, sessions, make_accou
 
     assert wait_printed(counter.printer, split_receipt), "the split payment's receipt"
     assert wait_printed(counter.printer, voided_receipt), "the voided payment's receipt"
+    assert wait_printed(counter.printer, cash_receipt), "the cash payment's receipt"
+    assert wait_printed(counter.printer, card_receipt), "the card payment's receipt"
 
 
 def test_overage_within_the_tolerance_closes_without_a_supervisor(
@@ -359,3 +430,114 @@ def test_overage_within_the_tolerance_closes_without_a_supervisor(
         drawer = s.scalars(select(DrawerSession)).one()
         assert (drawer.expected_cents, drawer.counted_cents) == (10_000, 10_200)
         assert drawer.over_short_cents == 200 and drawer.approved_by_id is None
+
+
+def test_a_shortage_over_the_tolerance_needs_a_supervisor_on_the_cashiers_screen(
+    counter_page, counter, live_server, sessions, make_account, counter_shots
+):
+    """Another day at the same counter: a cash payment with change, then the blind count comes
+    up $20.00 short (over the $5.00 tolerance); a supervisor types their own credentials on the
+    cashier's screen to approve it, after a wrong password is refused."""
+    page, shots = counter_page, counter_shots
+    number, _ = make_account(balance_cents=3115)
+    with sessions() as s:
+        drawers.open_drawer(
+            s,
+            office_id=live_server.office_id,
+            station_id=counter.station_id,
+            cashier_id=counter.cashier_id,
+            counts={"bill_20": 5},
+            actor=counter.cashier,
+        )
+        s.commit()
+    sign_in(page, counter.cashier)
+    expect(page.locator(".hub-drawer .status")).to_have_text("Open")
+
+    # $31.15 paid with two twenties: $8.85 change.
+    page.goto(f"/counter/accounts/{number}")
+    expect(page.locator("#amount")).to_have_value("31.15")
+    page.locator("#cash").fill("40.00")
+    expect(page.locator("#change")).to_have_text("$8.85")
+    page.get_by_role("button", name=re.compile("Take payment")).click()
+    expect(page.locator("#change-due")).to_have_text("$8.85")
+    receipt = page.locator(".receipt-number").inner_text()
+
+    # Expected $131.15 (100 + 40 - 8.85); the cashier counts $111.15: $20.00 short.
+    page.goto("/counter/drawer/")
+    page.get_by_role("link", name=re.compile("Close the drawer")).click()
+    expect(page.locator("main")).not_to_contain_text("131.15")
+    fill_counts(page, "close", {"bill_20": 5, "bill_10": 1, "bill_1": 1, "coin_10": 1, "coin_5": 1})
+    expect(page.locator("#close output[data-total]")).to_have_text("$111.15")
+    page.get_by_role("button", name=re.compile("Submit the count")).click()
+    status = page.locator("#result-title + .status")
+    expect(status).to_contain_text("Short by $20.00")
+    expect(status).to_contain_text("needs a supervisor's approval")
+    # Until approved, the approval is the next step; the counter and sign-out are secondary.
+    expect(page.get_by_role("link", name="Back to the counter")).not_to_have_class(
+        re.compile(r"\bprimary\b")
+    )
+    approve = page.locator("form[action$='/approve']")
+    shots(page, "drawer-short-needs-approval", axe=True)
+
+    # A wrong password is refused and changes nothing.
+    approve.get_by_label("Supervisor username").fill(counter.supervisor)
+    approve.get_by_label("Supervisor password").fill("not-the-password")
+    approve.get_by_role("button", name="Approve the over/short").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    with sessions() as s:
+        drawer = s.scalars(select(DrawerSession)).one()
+        assert drawer.approval_required and drawer.approved_by_id is None
+
+    # The supervisor types their own credentials on the cashier's screen.
+    approve = page.locator("form[action$='/approve']")
+    approve.get_by_label(re.compile("Note")).fill("Recounted together; $20 bill missing")
+    approve.get_by_label("Supervisor username").fill(counter.supervisor)
+    approve.get_by_label("Supervisor password").fill(factories.PASSWORD)
+    approve.get_by_role("button", name="Approve the over/short").click()
+    status = page.locator("#result-title + .status")
+    expect(status).to_contain_text(f"approved by {counter.supervisor_name}")
+    expect(page.locator("form[action$='/approve']")).to_have_count(0)
+    expect(page.get_by_role("link", name="Back to the counter")).to_have_class(
+        re.compile(r"\bprimary\b")
+    )
+    shots(page, "drawer-short-approved", axe=True)
+    page.get_by_role("link", name="Back to the counter").click()
+    expect(page.locator(".hub-drawer .status")).to_have_text("Closed")
+
+    with sessions() as s:
+        drawer = s.scalars(select(DrawerSession)).one()
+        assert drawer.status == "closed"
+        assert (drawer.float_cents, drawer.expected_cents, drawer.counted_cents) == (
+            10_000,
+            13_115,
+            11_115,
+        )
+        assert drawer.over_short_cents == -2_000 and drawer.approval_required
+        supervisor_id = s.scalars(
+            select(StaffUser.id).where(StaffUser.username == counter.supervisor)
+        ).one()
+        assert drawer.approved_by_id == supervisor_id
+        payment = s.scalars(select(Payment).where(Payment.receipt_number == receipt)).one()
+        assert (payment.status, payment.change_cents, payment.drawer_session_id) == (
+            "succeeded",
+            885,
+            drawer.id,
+        )
+    with sessions() as s:
+        entries = [
+            (e.action, e.actor, json.loads(e.details or "{}"))
+            for e in s.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.entity == "drawer", AuditEvent.entity_id == str(drawer.id))
+                .order_by(AuditEvent.seq)
+            )
+        ]
+    actions = [(action, actor) for action, actor, _d in entries]
+    assert actions[-4:] == [
+        ("drawer.closed", counter.cashier),
+        ("override.refused", counter.cashier),
+        ("override.approved", counter.supervisor),
+        ("drawer.approved", counter.cashier),
+    ], entries
+    assert entries[-1][2]["supervisor_id"] == supervisor_id
+    assert entries[-1][2]["over_short_cents"] == -2_000

@@ -142,6 +142,17 @@ def test_cash_payment_with_the_keyboard_only(page, station, sessions, shots):
     expect(page.locator("#cash")).to_be_focused()
     page.keyboard.type("100")
     expect(page.locator("#change")).to_have_text("$15.50")  # change due, live
+    # The one counter keymap: Alt+A amount, Alt+C cash; F3/F4 keep their counter-wide
+    # meaning (queue, call next) and never land in the payment fields.
+    expect(page.locator("#keymap")).to_contain_text("F3 Queue")
+    expect(page.locator("#keymap")).to_contain_text("Alt+A Amount")
+    page.keyboard.press("Alt+a")
+    expect(page.locator("#amount")).to_be_focused()
+    page.keyboard.press("F4")  # no Call next button on this screen: nothing happens
+    expect(page.locator("#amount")).to_be_focused()
+    page.keyboard.press("Alt+c")
+    expect(page.locator("#cash")).to_be_focused()
+    expect(page.locator("#cash")).to_have_value("100")
     shots(page, "account-cash-typed", axe=True)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Payment taken")).to_be_visible()

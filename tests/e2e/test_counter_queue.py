@@ -1,6 +1,8 @@
 """The counter queue page in Chromium at 1366x768 and 1920x1080, by keyboard: F4 calls the
-next ticket, the reasons and outcome are chosen without the mouse, F10 finishes the visit;
-no axe-core violations. Screenshots: test-artifacts/test_counter_queue_keyboard/."""
+next ticket (F3 queue, Alt+N call number: the one counter keymap), the list refreshes from
+GET /api/v1/queue (not the page, which would count as activity and hold off the auto-lock),
+the reasons and outcome are chosen without the mouse, F10 finishes the visit; no axe-core
+violations. Screenshots: test-artifacts/test_counter_queue_keyboard/."""
 
 from __future__ import annotations
 
@@ -45,6 +47,8 @@ def test_counter_queue_keyboard(browser, live_server, sessions, office):
     page = context.new_page()
     page.set_default_timeout(10_000)
     errors: list[str] = []
+    page_loads: list[str] = []
+    page.on("request", lambda r: page_loads.append(r.url) if r.resource_type != "fetch" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on(
         "console",
@@ -65,6 +69,26 @@ def test_counter_queue_keyboard(browser, live_server, sessions, office):
         page.wait_for_selector("body[data-shortcuts]", state="attached")
         shoot(page, "01-waiting")
 
+        # The refresh reads the API (a GET), never the page itself.
+        expect(page.locator("#waiting-list[data-live]")).to_have_count(1)
+        with sessions() as s:
+            queue.issue_ticket(s, office_id=office.id, service="other", language="en")
+            s.commit()
+        with page.expect_response(lambda r: "/api/v1/queue" in r.url) as got:
+            page.evaluate("window.dispatchEvent(new Event('focus'))")
+        assert got.value.request.method == "GET" and got.value.request.resource_type == "fetch"
+        assert got.value.status == 200
+        expect(page.locator("#waiting-list tbody tr")).to_have_count(4)
+        expect(page.get_by_role("button", name="Call O002")).to_be_visible()
+        expect(page.locator("#waiting-list")).to_contain_text("Vietnamese")
+        assert not [u for u in page_loads if u.endswith("/counter/queue")][1:]
+
+        page.keyboard.press("Alt+n")  # Call number
+        expect(page.get_by_label("Call number")).to_be_focused()
+        page.keyboard.press("F3")  # the queue: the waiting list
+        expect(page.locator("section[aria-labelledby='waiting-h']")).to_be_focused()
+        expect(page.locator("#keymap")).to_contain_text("F4 Call next")
+
         page.keyboard.press("F4")  # Call next
         expect(page.locator(".visit-panel h2")).to_contain_text("B001")
         expect(page.get_by_role("status").first).to_contain_text("Calling B001")
@@ -82,7 +106,7 @@ def test_counter_queue_keyboard(browser, live_server, sessions, office):
         page.keyboard.press("F10")  # Finish visit
         expect(page.get_by_role("status").first).to_contain_text("Ticket B001 finished")
         expect(page.locator(".visit-panel h2")).to_have_text("No customer at this counter")
-        expect(page.locator("#waiting-list tbody tr")).to_have_count(2)
+        expect(page.locator("#waiting-list tbody tr")).to_have_count(3)
 
         page.get_by_role("link", name="Today's visits").click()
         expect(page.locator("table.visit-log tbody tr")).to_have_count(1)

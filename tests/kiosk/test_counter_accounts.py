@@ -424,3 +424,78 @@ def test_drawer_tenders_need_a_counter_station(app, sessions, office, account):
     assert response.status_code == 400
     assert "not a counter station" in response.get_data(as_text=True)
     assert payments(sessions) == []
+
+
+# -- the visit gets the account (issue #6) ------------------------------------------------------
+
+
+def _walk_in(sessions, office, station_id, cashier) -> str:
+    from kiosk import queue
+
+    with sessions() as s:
+        who = queue.Counter(office.id, station_id, cashier.id, cashier.username)
+        visit_id = queue.walk_in(s, who, reasons=["billing.pay_bill"]).visit.id
+        s.commit()
+    return visit_id
+
+
+def test_the_open_visit_gets_the_account_opened_then_the_account_paid(
+    desk, account, sessions, office
+):
+    from kiosk import queue
+    from kiosk.cis.records import CIS_VISIT_TOPIC
+
+    client, station_id, cashier = desk
+    open_drawer(sessions, office, station_id, cashier)
+    with sessions() as s:
+        other = factories.make_account(s, number="40099999", name="JOHN SMITH")
+        s.commit()
+        other_id = other.id
+    visit_id = _walk_in(sessions, office, station_id, cashier)
+
+    # Opening an account page names it; opening a second one does not replace it.
+    assert client.get(f"/counter/accounts/{account['number']}").status_code == 200
+    client.get("/counter/accounts/40099999")
+    with sessions() as s:
+        assert s.get(Visit, visit_id).account_id == account["id"]
+
+    # Taking a payment names the account paid.
+    assert pay_form(client, "40099999", amount="10", cash="10").status_code == 303
+    with sessions() as s:
+        assert s.get(Visit, visit_id).account_id == other_id
+        who = queue.Counter(office.id, station_id, cashier.id, cashier.username)
+        queue.finish(s, who, visit_id, reasons=["billing.pay_bill"], outcome="resolved")
+        s.commit()
+        [record] = [
+            m.data
+            for m in s.scalars(select(OutboxMessage).where(OutboxMessage.topic == CIS_VISIT_TOPIC))
+        ]
+    assert record["account_number"] == "40099999"
+    # The visit shows on the account's past visits.
+    page = client.get("/counter/accounts/40099999").get_data(as_text=True)
+    visits_card = page.split('id="visits-heading"')[1]
+    assert "No visits recorded." not in visits_card and "Counter" in visits_card
+    # With no open visit, opening or paying changes no visit.
+    assert pay_form(client, account["number"], amount="5", cash="5").status_code == 303
+    with sessions() as s:
+        assert s.get(Visit, visit_id).account_id == other_id
+
+
+def test_no_visit_open_means_nothing_is_noted(desk, account, sessions):
+    client, station_id, _ = desk
+    assert client.get(f"/counter/accounts/{account['number']}").status_code == 200
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Visit)) == 0
+
+
+def test_another_stations_visit_is_not_touched(desk, account, sessions, office):
+    client, _, _ = desk
+    with sessions() as s:
+        station, _code = factories.make_station(s, s.merge(office), "counter", name="Window 2")
+        other = factories.make_staff(s, "cashier", office_id=office.id)
+        s.commit()
+        station_id, other_cashier = station.id, other
+    visit_id = _walk_in(sessions, office, station_id, other_cashier)
+    client.get(f"/counter/accounts/{account['number']}")
+    with sessions() as s:
+        assert s.get(Visit, visit_id).account_id is None

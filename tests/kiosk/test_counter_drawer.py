@@ -5,6 +5,7 @@ payment in flight, and bad input that changes nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
@@ -212,6 +213,32 @@ def test_within_tolerance_needs_no_approval(cashier, sessions):
     assert r.status_code == 303
     result = cashier.get(r.headers["Location"]).get_data(as_text=True)
     assert "Over by $3.00" in result and "Approve the over/short" not in result
+    # the next step leads: back to the counter and sign out; reopening is secondary
+    assert 'class="button primary" href="/counter/" id="back-to-counter"' in result
+    assert '<button type="submit" class="primary">Sign out</button>' in result
+    assert '<button type="submit">Reopen the drawer</button>' in result
+
+
+def test_the_drawer_page_shows_the_offices_local_time(cashier, sessions):
+    _open(cashier)
+    r = form_post(
+        cashier,
+        "/counter/drawer/movement",
+        {"kind": "drop", "amount": "40.00", "reason": "to the safe", "key": "k1"},
+    )
+    assert r.status_code == 303
+    with sessions() as s:  # 01:34 UTC on Nov 24 is 5:34 PM on Nov 23 in Santa Ana (PST)
+        drawer = s.get(DrawerSession, _drawer(sessions).id)
+        drawer.opened_at = dt.datetime(2026, 11, 24, 1, 34, tzinfo=dt.UTC)
+        s.scalars(select(DrawerMovement)).one().created_at = dt.datetime(
+            2026, 11, 24, 2, 5, tzinfo=dt.UTC
+        )
+        s.commit()
+    page = cashier.get("/counter/drawer/").get_data(as_text=True)
+    assert "Open since 5:34 PM, business day" in page
+    assert "<td>6:05 PM</td>" in page
+    assert "UTC" not in page
+    assert 'href="/counter/">Back to the counter</a>' in page
 
 
 def test_a_payment_in_flight_blocks_the_close(cashier, sessions, office, station):

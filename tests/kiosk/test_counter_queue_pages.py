@@ -200,3 +200,26 @@ def test_lobby_shows_numbers_and_counters_only(client, counter, sessions, office
 def test_lobby_from_a_kiosk_device(kiosk_client):
     html = kiosk_client.get("/lobby/now-serving").get_data(as_text=True)
     assert "No one is waiting." in html and "Không có ai đang chờ." in html
+
+
+def test_the_queue_refresh_does_not_hold_off_the_auto_lock(app, counter, sessions):
+    """queue.js refreshes the list from GET /api/v1/queue: an API read is not cashier
+    activity, so an idle counter left on the queue page still locks (issue #6)."""
+    from kiosk.signins import CounterSignIn
+
+    def age(seconds: int) -> None:
+        with sessions() as s:
+            for row in s.scalars(select(CounterSignIn)):
+                row.last_activity_at -= dt.timedelta(seconds=seconds)
+            s.commit()
+
+    app.config["COUNTER_LOCK_SECONDS"] = 300
+    html = _page(counter)
+    assert 'data-queue-url="/api/v1/queue"' in html  # what the page's script reads
+    for seconds in (120, 120, 59):  # the refresh, again and again: 299 s idle in all
+        age(seconds)
+        assert counter.get("/api/v1/queue").status_code == 200
+    age(2)
+    assert counter.get("/api/v1/queue").status_code == 423
+    r = counter.get("/counter/queue")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/counter/unlock")

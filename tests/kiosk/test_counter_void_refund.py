@@ -67,6 +67,9 @@ def test_void_with_a_supervisors_typed_credentials(cashier, sessions, boss):
     page = cashier.get(url).get_data(as_text=True)
     receipt = _payment(sessions, pid).receipt_number
     assert receipt in page and "$50.00" in page and 'name="supervisor_username"' in page
+    # human labels, not the stored values
+    assert "<strong>Paid</strong>" in page and "Cash $60.00; change given $10.00" in page
+    assert "succeeded" not in page and "cash $60.00" not in page
     creds = {"supervisor_username": boss.username, "supervisor_password": factories.PASSWORD}
     cases = [
         ({**creds}, 400, "Give a reason"),
@@ -174,7 +177,9 @@ def test_refund_back_to_the_card(kiosk_client, cashier, sessions, boss):
     assert kiosk_client.get(f"/api/v1/payments/{pid}").get_json()["status"] == "succeeded"
     _close_day(sessions, pid)
     url = f"/counter/payments/{pid}/refund"
-    assert "Back to the card" in cashier.get(url).get_data(as_text=True)
+    page = cashier.get(url).get_data(as_text=True)
+    assert "Back to the card" in page
+    assert "Card Visa ...4242 $84.50" in page and "<strong>Paid</strong>" in page
     r = form_post(
         cashier,
         url,

@@ -300,6 +300,8 @@ def test_finishing_a_ticket_visit_records_its_times(session, office):
     [record] = _visit_messages(session)
     assert record["ticket_number"] == "B001" and record["language"] == "es"
     assert record["called_at"] and record["ended_at"]
+    # the wait is the lobby wait: the ticket was issued 12 minutes before the call
+    assert record["wait_seconds"] >= 12 * 60
     with pytest.raises(queue.QueueError) as twice:
         queue.finish(session, who, visit.id, reasons=["billing.pay_bill"], outcome="paid")
     assert twice.value.code == "visit_ended"

@@ -83,7 +83,11 @@ def test_void_and_refund_records(session):
 def test_visit_record_looks_up_account_and_ticket(session):
     r = make_records(session)
     ticket = QueueTicket(
-        office_id=r.office.id, business_date=dt.date(2026, 11, 23), number="B012", service="pay"
+        office_id=r.office.id,
+        business_date=dt.date(2026, 11, 23),
+        number="B012",
+        service="pay",
+        issued_at=r.visit.started_at - dt.timedelta(seconds=400),
     )
     session.add(ticket)
     session.flush()
@@ -96,7 +100,8 @@ def test_visit_record_looks_up_account_and_ticket(session):
     assert record["reason_codes"] == ["payment", "pickup_day"]
     assert record["outcome_code"] == "resolved"
     assert record["language"] == "es"
-    assert record["wait_seconds"] == 90 and record["duration_seconds"] == 200
+    # the wait is the lobby wait: ticket issued -> called
+    assert record["wait_seconds"] == 490 and record["duration_seconds"] == 200
     assert record["started_at"] == "2026-11-23T18:04:05Z"
 
 
@@ -104,6 +109,13 @@ def test_visit_without_account(session):
     r = make_records(session)
     r.visit.account_id = None
     assert visit_record(r.visit, "SA")["account_number"] is None
+
+
+def test_visit_without_ticket_has_no_measured_wait(session):
+    r = make_records(session)
+    r.visit.ticket_id = None
+    r.visit.called_at = r.visit.started_at
+    assert visit_record(r.visit, "SA")["wait_seconds"] is None
 
 
 def test_service_request_record(session):
