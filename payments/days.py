@@ -5,6 +5,9 @@ and no CIS posting from before the day's end still undelivered. Finance may clos
 an explicit exception text, which is audited with what was left open. A closed day takes no
 payment, void or refund; late corrections go into the next open day. Reopening takes a finance
 user and a different supervisor. Functions work inside the caller's transaction.
+
+"Closing" is finance's checklist state (begin_closing): it shows what still holds the day and
+changes nothing for payments, drawers or postings; the lock comes only at "closed".
 """
 
 from __future__ import annotations
@@ -292,6 +295,43 @@ def close_day(
 
     posting_batch.create_for_close(session, office_id, day, actor=actor, now=now)
     return CloseOutcome(record, blockers, already_closed=False)
+
+
+def begin_closing(
+    session: Session, office_id: int, day: dt.date, actor: str, *, now: dt.datetime | None = None
+) -> tuple[BusinessDay, list[Blocker]]:
+    """Mark the day "closing" (audited) and return what still blocks its close. Payments go on
+    as before; only ``close_day`` locks. Beginning again while closing changes nothing."""
+    now = now or utcnow()
+    where = office(session, office_id)
+    if not isinstance(day, dt.date) or day > business_date(now, where.tz):
+        raise DayError("day_not_over", "A business day cannot be closed before it has begun.")
+    record = get_day(session, office_id, day)
+    if record is not None and record.status == DayStatus.CLOSED:
+        raise DayError("day_closed", "The day is already closed.")
+    if record is None:
+        record = BusinessDay(office_id=office_id, business_date=day, opened_at=now)
+        session.add(record)
+    blockers = close_blockers(session, office_id, day)
+    if record.status == DayStatus.CLOSING:
+        return record, blockers
+    previous = record.status or DayStatus.OPEN.value
+    record.status = DayStatus.CLOSING.value
+    session.flush()
+    audit.record(
+        session,
+        "day.closing",
+        actor=actor,
+        entity="business_day",
+        entity_id=f"{where.code}:{day.isoformat()}",
+        office_id=office_id,
+        details={
+            "business_date": day.isoformat(),
+            "previous_status": previous,
+            "blockers": [b.as_dict() for b in blockers],
+        },
+    )
+    return record, blockers
 
 
 def _staff_roles(session: Session, user_id: int) -> frozenset[str] | None:

@@ -179,6 +179,11 @@ EXPECTED: dict[str, frozenset[str]] = {
     "finance_recon.page": FINANCE,
     "finance_recon.run": FINANCE,
     "finance_recon.resolve": FINANCE,
+    # finance: the business day screen, begin closing, close, reopen (brief G1)
+    "finance_day.day_page": FINANCE,
+    "finance_day.begin_closing": FINANCE,
+    "finance_day.close": FINANCE,
+    "finance_day.reopen": FINANCE,
     "api.get_reconciliation": FINANCE,
     # cash drawers: approve/reopen take a supervisor's typed credentials on a cashier's screen
     "api.open_drawer": COUNTER,

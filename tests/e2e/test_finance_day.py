@@ -1,0 +1,55 @@
+"""The finance business day screen in Chromium: screenshots at 1366x768 and 1920x1080, axe
+clean, no script or CSP errors, and "Begin closing" shows the checklist of what holds the day."""
+
+from __future__ import annotations
+
+import shutil
+
+from playwright.sync_api import expect
+
+from tests import factories
+from tests.e2e.conftest import ARTIFACTS, axe_violations, describe
+from tests.kiosk.test_finance_day import _day_with_payments_and_an_open_drawer
+
+VIEWS = {"1366": {"width": 1366, "height": 768}, "1920": {"width": 1920, "height": 1080}}
+
+
+def test_day_screen_looks_right_and_is_accessible(browser, live_server, sessions, office):
+    _day_with_payments_and_an_open_drawer(sessions, office)
+    with sessions() as s:
+        user = factories.make_staff(s, "finance", office_id=office.id)
+        s.commit()
+        username = user.username
+    folder = ARTIFACTS / "finance_day"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+
+    context = browser.new_context(viewport=VIEWS["1366"], base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    try:
+        page.goto("/login")
+        page.fill("#username", username)
+        page.fill("#password", factories.PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_url(lambda url: "/login" not in url)
+        page.goto("/finance/day")
+        expect(page.locator("#day-status")).to_have_text("open")
+        page.get_by_role("button", name="Begin closing").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#day-status")).to_have_text("closing")
+        expect(page.locator("#blockers")).to_contain_text("cash drawer(s) still open")
+        violations = axe_violations(page)
+        assert not violations, describe(violations)
+        for name, size in VIEWS.items():
+            page.set_viewport_size(size)
+            page.screenshot(path=str(folder / f"day-{name}.png"), full_page=True)
+    finally:
+        context.close()
+    assert not errors, f"script errors or CSP violations: {errors}"
