@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from payments.db import Base, UTCDateTime, utcnow
-from payments.prepared import Prepared, insert_into
+from payments.prepared import Prepared, insert_into, transaction_connection
 
 GENESIS = "0" * 64
 _PG_LOCK_KEY = 7270011  # advisory lock id that serializes appends on PostgreSQL
@@ -126,7 +126,7 @@ class _Head:
 
 
 def _current(session: Session) -> SessionTransaction:
-    session.connection()  # begins the transaction when none is open yet
+    transaction_connection(session)  # begins the transaction when none is open yet
     return session.get_nested_transaction() or session.get_transaction()
 
 

@@ -91,8 +91,10 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # pragma: no cover
         # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout
-        # instead of failing with "database is locked" when a reader upgrades.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # instead of failing with "database is locked" when a reader upgrades. Sent on the
+        # DBAPI connection: one bare statement, as a raw sqlite3 loop would (exec_driver_sql
+        # costs a cursor, an execution context and events, about 0.2 ms per transaction).
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE").close()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, class_mapper, make_transient_to_detached
 
 from payments import audit, days, drawer, events, outbox, states
 from payments.db import OFFICE_TZ, Base, business_date, utcnow
@@ -484,7 +484,8 @@ def _new_payment(
     session: Session, command: PaymentCommand, *, fee: int, change: int, now: dt.datetime
 ) -> Payment:
     """The payment as first written, every column given (no ORM defaults needed)."""
-    return Payment(
+    return _transient(
+        Payment,
         id=new_id(),
         office_id=command.office_id,
         station_id=command.station_id,
@@ -525,6 +526,14 @@ def _new_payment(
             else None
         ),
     )
+
+
+def _transient(cls: type[Base], **values):
+    """A new ``cls`` holding ``values``, as its constructor makes it but without one attribute
+    event per column (about 50 µs for a payment's 33). Give every column: no defaults apply."""
+    obj = class_mapper(cls).class_manager.new_instance()  # class_mapper configures mappers
+    obj.__dict__.update(values)
+    return obj
 
 
 def _named_bills(session: Session, command: PaymentCommand) -> list[tuple[int, int]]:
