@@ -30,6 +30,8 @@ MAX_EXCEPTION = 1000
 # a close back; its delivery and acknowledgment are followed on the finance postings page.
 POSTING_BATCH_TOPIC = "cis.posting_batch"
 LOCKED = frozenset({DayStatus.CLOSED})
+# How far back a report, reconciliation or page may be asked for (about ten years).
+MAX_DAYS_BACK = 3660
 
 
 class DayError(PaymentError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import request
@@ -10,6 +11,9 @@ from flask_login import current_user
 from kiosk import db
 from kiosk.models import StaffUser, Station
 from kiosk.security import api_error, current_principal
+from payments import days
+from payments.days import MAX_DAYS_BACK
+from payments.db import business_date
 from payments.states import PaymentError
 
 
@@ -65,3 +69,37 @@ def actor() -> str:
     if principal.is_kiosk:
         return f"kiosk:{principal.station_id}"
     return getattr(current_user, "username", None) or f"staff:{principal.user_id}"
+
+
+def requested_office() -> days.Office:
+    """The office named by ``?office=CODE`` (only the caller's own, if they have one), else
+    the caller's office."""
+    session = db.session()
+    own = caller_office_id()
+    code = request.args.get("office")
+    if code is not None:
+        if not isinstance(code, str) or not code.strip() or len(code) > 8:
+            raise BadRequest("bad_office", "office must be an office code such as SA.")
+        office = days.office_by_code(session, code.strip().upper())
+        if own is not None and office.id != own:
+            raise days.OfficeNotFound("office_not_found", "No such office for this user.")
+        return office
+    if own is None:
+        raise BadRequest("office_required", "Name the office: ?office=CODE.")
+    return days.office(session, own)
+
+
+def requested_day(value: str | None, office: days.Office) -> dt.date:
+    """A business day given as YYYY-MM-DD (blank: today at the office); never the future."""
+    today = business_date(tz=office.tz)
+    if value is None or value == "":
+        return today
+    try:
+        day = dt.date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise BadRequest("bad_date", "The date must be YYYY-MM-DD.")
+    if day > today or (today - day).days > MAX_DAYS_BACK:
+        raise BadRequest("bad_date", "The date must be a business day that has begun.")
+    return day

@@ -9,8 +9,7 @@ from flask import jsonify
 from kiosk import db
 from kiosk.access import access
 from kiosk.api import bp
-from kiosk.api.common import error_response
-from kiosk.api.reports import _day, _office
+from kiosk.api.common import error_response, requested_day, requested_office
 from payments import deposit as deposits
 from payments import posting_batch
 from payments.states import PaymentError
@@ -21,8 +20,8 @@ from payments.states import PaymentError
 def get_deposit(day: str):
     session = db.session()
     try:
-        office = _office()
-        business_day = _day(day, office)
+        office = requested_office()
+        business_day = requested_day(day, office)
         current = deposits.current_deposit(session, office.id, business_day)
         if current is None:
             raise deposits.DepositNotFound(
@@ -43,8 +42,8 @@ def get_deposit(day: str):
 def get_postings(day: str):
     session = db.session()
     try:
-        office = _office()
-        business_day = _day(day, office)
+        office = requested_office()
+        business_day = requested_day(day, office)
     except PaymentError as exc:
         return error_response(exc)
     batches = posting_batch.batches_of(session, office.id, business_day)

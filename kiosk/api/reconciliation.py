@@ -12,44 +12,10 @@ from flask import jsonify, request
 from kiosk import db
 from kiosk.access import access
 from kiosk.api import bp
-from kiosk.api.common import BadRequest, caller_office_id, error_response
+from kiosk.api.common import error_response, requested_day, requested_office
 from payments import days, reconciliation
-from payments.db import business_date
 from payments.posting import iso_utc
 from payments.states import PaymentError
-
-MAX_DAYS_BACK = 3660
-
-
-def _office() -> days.Office:
-    session = db.session()
-    own = caller_office_id()
-    code = request.args.get("office")
-    if code is not None:
-        if not code.strip() or len(code) > 8:
-            raise BadRequest("bad_office", "office must be an office code such as SA.")
-        office = days.office_by_code(session, code.strip().upper())
-        if own is not None and office.id != own:
-            raise days.OfficeNotFound("office_not_found", "No such office for this user.")
-        return office
-    if own is None:
-        raise BadRequest("office_required", "Name the office: ?office=CODE.")
-    return days.office(session, own)
-
-
-def _day(value: str | None, office: days.Office) -> dt.date:
-    today = business_date(tz=office.tz)
-    if not value:
-        return today
-    try:
-        day = dt.date.fromisoformat(value) if len(value) == 10 else None
-    except ValueError:
-        day = None
-    if day is None:
-        raise BadRequest("bad_date", "The date must be YYYY-MM-DD.")
-    if day > today or (today - day).days > MAX_DAYS_BACK:
-        raise BadRequest("bad_date", "The date must be a business day that has begun.")
-    return day
 
 
 def _exception(e: reconciliation.ReconciliationException) -> dict[str, Any]:
@@ -119,8 +85,8 @@ def reconciliation_json(session, office: days.Office, day: dt.date) -> dict[str,
 @access("finance")
 def get_reconciliation():
     try:
-        office = _office()
-        day = _day(request.args.get("date"), office)
+        office = requested_office()
+        day = requested_day(request.args.get("date"), office)
         return jsonify(reconciliation_json(db.session(), office, day))
     except PaymentError as exc:
         return error_response(exc)

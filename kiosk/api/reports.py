@@ -7,7 +7,6 @@ refunds in it); only finance closes a day.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import Response, jsonify, request
@@ -18,54 +17,23 @@ from kiosk.access import access
 from kiosk.api import bp
 from kiosk.api.common import (
     BadRequest,
-    caller_office_id,
     error_response,
     idempotency_key,
+    requested_day,
+    requested_office,
 )
 from kiosk.reports import daily_report_csv, daily_report_pdf
 from kiosk.security import current_principal
 from payments import days, reports
-from payments.db import business_date
 from payments.posting import iso_utc
 from payments.states import PaymentError
 
-MAX_DAYS_BACK = 3660
-
-
-def _office() -> days.Office:
-    session = db.session()
-    own = caller_office_id()
-    code = request.args.get("office")
-    if code is not None:
-        if not isinstance(code, str) or not code.strip() or len(code) > 8:
-            raise BadRequest("bad_office", "office must be an office code such as SA.")
-        office = days.office_by_code(session, code.strip().upper())
-        if own is not None and office.id != own:
-            raise days.OfficeNotFound("office_not_found", "No such office for this user.")
-        return office
-    if own is None:
-        raise BadRequest("office_required", "Name the office: ?office=CODE.")
-    return days.office(session, own)
-
-
-def _day(value: str | None, office: days.Office) -> dt.date:
-    today = business_date(tz=office.tz)
-    if value is None or value == "":
-        return today
-    try:
-        day = dt.date.fromisoformat(value) if len(value) == 10 else None
-    except ValueError:
-        day = None
-    if day is None:
-        raise BadRequest("bad_date", "The date must be YYYY-MM-DD.")
-    if day > today or (today - day).days > MAX_DAYS_BACK:
-        raise BadRequest("bad_date", "The date must be a business day that has begun.")
-    return day
-
 
 def _report() -> reports.DailyReport:
-    office = _office()
-    return reports.daily_report(db.session(), office.id, _day(request.args.get("date"), office))
+    office = requested_office()
+    return reports.daily_report(
+        db.session(), office.id, requested_day(request.args.get("date"), office)
+    )
 
 
 def _filename(report: reports.DailyReport, ext: str) -> str:
@@ -147,8 +115,8 @@ def close_day(day: str):
     session = db.session()
     try:
         idempotency_key()
-        office = _office()
-        business_day = _day(day, office)
+        office = requested_office()
+        business_day = requested_day(day, office)
         exception = _close_body()
         principal = current_principal()
         outcome = days.close_day(

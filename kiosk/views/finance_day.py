@@ -17,7 +17,7 @@ from kiosk.access import access
 from kiosk.models import StaffUser, Station
 from kiosk.override import OverrideError, policy_from, verify_supervisor
 from kiosk.security import client_address
-from kiosk.views.finance_deposit import PageError, _day, _me, _office
+from kiosk.views.finance_common import PageError, finance_office, me, page_day
 from payments import audit, days
 from payments.db import OFFICE_TZ, business_date
 from payments.models import DrawerSession
@@ -85,7 +85,7 @@ def _history(office_code: str, day: dt.date) -> list[tuple[audit.AuditEvent, dic
 
 def _page(day: dt.date, *, error: str | None = None, status: int = 200, form=None):
     session = db.session()
-    office = _office()
+    office = finance_office()
     record = days.get_day(session, office.id, day)
     drawers = _drawers(office.id, day)
     return (
@@ -113,14 +113,14 @@ def _page(day: dt.date, *, error: str | None = None, status: int = 200, form=Non
 
 
 def _posted_day() -> dt.date:
-    return _day(request.form.get("date"))
+    return page_day(request.form.get("date"))
 
 
 @bp.route("/day")
 @access("finance")
 def day_page():
     try:
-        day = _day(request.args.get("date"))
+        day = page_day(request.args.get("date"))
     except PageError as exc:
         return _page(business_date(), error=exc.message, status=400)
     return _page(day)
@@ -135,7 +135,7 @@ def begin_closing():
     except PageError as exc:
         return _page(business_date(), error=exc.message, status=400)
     try:
-        _, blockers = days.begin_closing(session, _office().id, day, current_user.username)
+        _, blockers = days.begin_closing(session, finance_office().id, day, current_user.username)
         session.commit()
     except PaymentError as exc:
         session.rollback()
@@ -159,11 +159,11 @@ def close():
     try:
         outcome = days.close_day(
             session,
-            _office().id,
+            finance_office().id,
             day,
             current_user.username,
             exception=form.get("exception") or None,
-            closed_by_id=_me(),
+            closed_by_id=me(),
         )
         session.commit()
     except PaymentError as exc:
@@ -187,14 +187,14 @@ def reopen():
         day = _posted_day()
     except PageError as exc:
         return _page(business_date(), error=exc.message, status=400)
-    office = _office()
+    office = finance_office()
     entity_id = f"{office.code}:{day.isoformat()}"
     try:
         supervisor = verify_supervisor(
             session,
             form.get("supervisor_username"),
             form.get("supervisor_password"),
-            cashier_id=_me(),
+            cashier_id=me(),
             action="day.reopen",
             policy=policy_from(current_app.config),
             source=f"finance-day:{client_address()}",
@@ -209,7 +209,7 @@ def reopen():
             session,
             office.id,
             day,
-            finance_user_id=_me(),
+            finance_user_id=me(),
             supervisor_id=supervisor.id,
             reason=form.get("reason") or "",
             actor=current_user.username,

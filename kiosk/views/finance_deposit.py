@@ -22,10 +22,11 @@ from sqlalchemy import select
 from kiosk import db
 from kiosk.access import access
 from kiosk.auth import LOGIN_MAX_FAILURES_PER_ADDRESS, RATE_WINDOW
-from kiosk.models import Office, StaffUser
+from kiosk.models import StaffUser
 from kiosk.reports.deposit_pdf import SlipPeople, denomination_name, deposit_slip_pdf
-from kiosk.security import client_address, current_principal, rate_limit_count, rate_limit_hit
+from kiosk.security import client_address, rate_limit_count, rate_limit_hit
 from kiosk.staff import LoginPolicy, StaffError, authenticate
+from kiosk.views.finance_common import PageError, finance_office, me, page_day
 from payments import deposit as deposits
 from payments import posting_batch
 from payments.db import business_date, utcnow
@@ -34,46 +35,6 @@ from payments.money import format_amount
 from payments.states import PaymentError
 
 bp = Blueprint("finance_deposit", __name__)
-
-MAX_DAYS_BACK = 3660
-
-
-class PageError(PaymentError):
-    status = 400
-
-
-def _me() -> int:
-    return int(current_principal().user_id)
-
-
-def _office() -> Office:
-    """The signed-in user's office, or the configured office for central finance."""
-    session = db.session()
-    user = session.get(StaffUser, _me())
-    office = session.get(Office, user.office_id) if user is not None and user.office_id else None
-    if office is None:
-        code = current_app.config.get("OFFICE_CODE") or ""
-        office = session.scalar(select(Office).where(Office.code == code))
-    if office is None:
-        office = session.scalar(select(Office).order_by(Office.id).limit(1))
-    if office is None:
-        raise PageError("no_office", "No office is set up yet.")
-    return office
-
-
-def _day(value: str | None) -> dt.date:
-    today = business_date()
-    if not value:
-        return today
-    try:
-        day = dt.date.fromisoformat(value) if len(value) == 10 else None
-    except ValueError:
-        day = None
-    if day is None:
-        raise PageError("bad_date", "The business day must be a date, YYYY-MM-DD.")
-    if day > today or (today - day).days > MAX_DAYS_BACK:
-        raise PageError("bad_date", "Pick a business day that has already begun.")
-    return day
 
 
 def _names(ids: set[int | None]) -> dict[int, str]:
@@ -88,7 +49,7 @@ def _names(ids: set[int | None]) -> dict[int, str]:
 
 def _deposit_page(day: dt.date, *, error: str | None = None, status: int = 200, form=None):
     session = db.session()
-    office = _office()
+    office = finance_office()
     current = deposits.current_deposit(session, office.id, day)
     history = deposits.versions(session, office.id, day)
     preview, preview_problem = None, None
@@ -115,7 +76,7 @@ def _deposit_page(day: dt.date, *, error: str | None = None, status: int = 200, 
             money=format_amount,
             error=error,
             form=form or {},
-            me=_me(),
+            me=me(),
         ),
         status,
     )
@@ -125,7 +86,7 @@ def _deposit_page(day: dt.date, *, error: str | None = None, status: int = 200, 
 @access("finance")
 def deposit_page():
     try:
-        day = _day(request.args.get("date"))
+        day = page_day(request.args.get("date"))
     except PageError as exc:
         return _deposit_page(business_date(), error=exc.message, status=400)
     return _deposit_page(day)
@@ -136,18 +97,18 @@ def deposit_page():
 def prepare():
     form = request.form
     try:
-        day = _day(form.get("date"))
+        day = page_day(form.get("date"))
     except PageError as exc:
         return _deposit_page(business_date(), error=exc.message, status=400, form=form)
     session = db.session()
     try:
-        office = _office()
+        office = finance_office()
         record = deposits.prepare_deposit(
             session,
             office.id,
             day,
             bag_number=form.get("bag_number", ""),
-            prepared_by_id=_me(),
+            prepared_by_id=me(),
             actor=current_user.username,
             float_retained=deposits.retained_from_form(form),
             amend_reason=form.get("amend_reason") or None,
@@ -202,9 +163,9 @@ def verify(deposit_id: int):
             return _deposit_page(day, error=f"Verification refused: {exc.message}", status=401)
         verifier_id, actor = verifier.id, verifier.username
     else:
-        verifier_id, actor = _me(), current_user.username
+        verifier_id, actor = me(), current_user.username
     try:
-        office = _office()
+        office = finance_office()
         if record.office_id != office.id:
             raise deposits.DepositNotFound("deposit_not_found", "No deposit with that id.")
         deposits.verify_deposit(session, record, verified_by_id=verifier_id, actor=actor)
@@ -222,7 +183,7 @@ def slip_pdf(deposit_id: int):
     session = db.session()
     try:
         record = deposits.get_deposit(session, deposit_id)
-        office = _office()
+        office = finance_office()
         if record.office_id != office.id:
             raise deposits.DepositNotFound("deposit_not_found", "No deposit with that id.")
     except PaymentError as exc:
@@ -249,10 +210,10 @@ def postings():
     session = db.session()
     error, status = None, 200
     try:
-        day = _day(request.args.get("date"))
+        day = page_day(request.args.get("date"))
     except PageError as exc:
         day, error, status = business_date(), exc.message, 400
-    office = _office()
+    office = finance_office()
     return (
         render_template(
             "finance/postings.html",

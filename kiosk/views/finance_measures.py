@@ -17,12 +17,12 @@ from kiosk.access import access
 from kiosk.api.common import caller_office_id
 from kiosk.measures_charts import arrivals_chart, hour_label, wait_chart
 from payments import days
+from payments.days import MAX_DAYS_BACK
 from payments.db import business_date
 from payments.states import PaymentError
 
 bp = Blueprint("finance_measures", __name__)
 
-MAX_DAYS_BACK = 3660
 VIEWERS = ("finance", "supervisor", "admin")
 
 

@@ -4,58 +4,19 @@ Finance role only; runs and resolutions are audited by payments.reconciliation."
 
 from __future__ import annotations
 
-import datetime as dt
-
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from kiosk import card_recon, db
 from kiosk.access import access
-from kiosk.models import Office, StaffUser
 from kiosk.security import current_principal
+from kiosk.views.finance_common import finance_office, page_day
 from payments import reconciliation
 from payments.db import business_date
 from payments.money import format_amount
 from payments.states import PaymentError
 
 bp = Blueprint("finance_recon", __name__)
-
-MAX_DAYS_BACK = 3660
-
-
-class PageError(PaymentError):
-    status = 400
-
-
-def _office() -> Office:
-    """The signed-in user's office, or the configured office for central finance."""
-    session = db.session()
-    user = session.get(StaffUser, current_principal().user_id)
-    office = session.get(Office, user.office_id) if user is not None and user.office_id else None
-    if office is None:
-        code = current_app.config.get("OFFICE_CODE") or ""
-        office = session.scalar(select(Office).where(Office.code == code))
-    if office is None:
-        office = session.scalar(select(Office).order_by(Office.id).limit(1))
-    if office is None:
-        raise PageError("no_office", "No office is set up yet.")
-    return office
-
-
-def _day(value: str | None) -> dt.date:
-    today = business_date()
-    if not value:
-        return today
-    try:
-        day = dt.date.fromisoformat(value) if len(value) == 10 else None
-    except ValueError:
-        day = None
-    if day is None:
-        raise PageError("bad_date", "The business day must be a date, YYYY-MM-DD.")
-    if day > today or (today - day).days > MAX_DAYS_BACK:
-        raise PageError("bad_date", "Pick a business day that has already begun.")
-    return day
 
 
 def _actor() -> str:
@@ -71,8 +32,8 @@ def _money(cents: int | None) -> str:
 def page():
     session = db.session()
     try:
-        office = _office()
-        day = _day(request.args.get("date"))
+        office = finance_office()
+        day = page_day(request.args.get("date"))
     except PaymentError as exc:
         return render_template(
             "finance/reconciliation.html", error=exc.message, today=business_date(), day=None
@@ -101,8 +62,8 @@ def run():
     session = db.session()
     raw = request.form.get("date")
     try:
-        office = _office()
-        day = _day(raw)
+        office = finance_office()
+        day = page_day(raw)
         result = card_recon.run(session, office.id, day, actor=_actor())
         session.commit()
     except PaymentError as exc:
@@ -125,7 +86,7 @@ def resolve(exception_id: int):
     back = request.form.get("date")
     back = back if isinstance(back, str) and len(back) == 10 else None
     try:
-        office = _office()
+        office = finance_office()
         row = reconciliation.resolve_exception(
             session,
             exception_id,

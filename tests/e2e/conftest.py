@@ -22,6 +22,7 @@ from werkzeug.serving import make_server
 from kiosk import create_app
 from kiosk.auth import DEVICE_COOKIE
 from tests import factories
+from tests.e2e.pages import open_page
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -127,18 +128,7 @@ def kiosk_page(browser, live_server):
             }
         ]
     )
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: (
-            errors.append(msg.text)
-            if msg.type == "error" and "Content Security Policy" in msg.text
-            else None
-        ),
-    )
+    page, errors = open_page(context)
     yield page
     context.close()
     assert not errors, f"script errors or CSP violations: {errors}"

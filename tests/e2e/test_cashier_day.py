@@ -27,6 +27,7 @@ from payments.audit import AuditEvent
 from payments.models import DrawerSession, Payment
 from tests import factories
 from tests.e2e.conftest import ARTIFACTS, axe_violations, describe
+from tests.e2e.pages import open_page
 from tests.hardware.loopback import ONLINE, LoopbackPrinter
 
 COUNTER_VIEW = {"width": 1366, "height": 768}
@@ -77,18 +78,7 @@ def counter_page(browser, live_server, counter):
     """The counter station's browser: paired (device cookie), nobody signed in yet."""
     context = browser.new_context(viewport=COUNTER_VIEW, base_url=live_server.url, locale="en-US")
     context.add_cookies([{"name": DEVICE_COOKIE, "value": counter.token, "url": live_server.url}])
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: (
-            errors.append(msg.text)
-            if msg.type == "error" and "Content Security Policy" in msg.text
-            else None
-        ),
-    )
+    page, errors = open_page(context)
     yield page
     context.close()
     assert not errors, f"script errors or CSP violations: {errors}"

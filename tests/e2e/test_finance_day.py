@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from tests import factories
 from tests.e2e.conftest import ARTIFACTS, axe_violations, describe
+from tests.e2e.pages import open_page, sign_in
 from tests.kiosk.test_finance_day import _day_with_payments_and_an_open_drawer
 
 VIEWS = {"1366": {"width": 1366, "height": 768}, "1920": {"width": 1920, "height": 1080}}
@@ -25,20 +26,9 @@ def test_day_screen_looks_right_and_is_accessible(browser, live_server, sessions
     folder.mkdir(parents=True)
 
     context = browser.new_context(viewport=VIEWS["1366"], base_url=live_server.url)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
-    )
+    page, errors = open_page(context)
     try:
-        page.goto("/login")
-        page.fill("#username", username)
-        page.fill("#password", factories.PASSWORD)
-        page.keyboard.press("Enter")
-        page.wait_for_url(lambda url: "/login" not in url)
+        sign_in(page, username)
         page.goto("/finance/day")
         expect(page.locator("#day-status")).to_have_text("open")
         page.get_by_role("button", name="Begin closing").focus()

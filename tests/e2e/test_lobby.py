@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from kiosk import queue
 from tests import factories
 from tests.e2e.conftest import ARTIFACTS, LANDSCAPE, axe_violations, describe
+from tests.e2e.pages import open_page
 
 
 def test_lobby_now_serving(browser, live_server, sessions, office):
@@ -29,11 +30,7 @@ def test_lobby_now_serving(browser, live_server, sessions, office):
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     context = browser.new_context(viewport=LANDSCAPE, base_url=live_server.url, locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page, errors = open_page(context, every_console_error=True)
     try:
         page.goto("/lobby/now-serving")  # nobody signed in: a plain lobby browser
         serving = page.locator("#serving")

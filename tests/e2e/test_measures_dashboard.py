@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from tests import factories
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM_ARGS, axe_violations, describe  # noqa: F401
+from tests.e2e.pages import open_page, sign_in
 from tests.kiosk import measures_data as data
 from tests.kiosk.measures_data import DAY
 
@@ -27,20 +28,9 @@ def test_dashboard_looks_right_and_is_accessible(browser, live_server, sessions,
     folder.mkdir(parents=True)
 
     context = browser.new_context(viewport=VIEWS["1366"], base_url=live_server.url)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
-    )
+    page, errors = open_page(context)
     try:
-        page.goto("/login")
-        page.fill("#username", username)
-        page.fill("#password", factories.PASSWORD)
-        page.keyboard.press("Enter")
-        page.wait_for_url(lambda url: "/login" not in url)
+        sign_in(page, username)
         page.goto(f"/finance/measures?period=day&date={DAY.isoformat()}")
         expect(page.locator("h1")).to_contain_text("Performance measures")
         expect(page.locator("svg[role=img]")).to_have_count(2)
