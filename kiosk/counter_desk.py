@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from kiosk import accounts, queue, vocabulary
 from kiosk.models import Account, Bill, ServiceRequest, StaffUser, Station, Visit
 from payments import audit, drawer, service
-from payments.db import OFFICE_TZ
+from payments.db import DATE_AND_CLOCK, office_time
 from payments.gateway import CardGateway
 from payments.models import Channel, Payment, TenderKind
 from payments.money import AmountError, AmountLimits, format_amount, parse_amount
@@ -75,7 +75,7 @@ class PayError(ValueError):
 
 
 def local_time(at: dt.datetime | None) -> str:
-    return at.astimezone(OFFICE_TZ).strftime("%Y-%m-%d %-I:%M %p") if at else ""
+    return office_time(at, DATE_AND_CLOCK, blank="")
 
 
 def _tender_text(kind: str, cents: int, reference: str | None) -> str:

@@ -61,6 +61,21 @@ def business_date(at: dt.datetime | None = None, tz: ZoneInfo = OFFICE_TZ) -> dt
     return at.astimezone(tz).date()
 
 
+CLOCK = "%-I:%M %p"  # 9:05 AM
+DATE_AND_CLOCK = "%Y-%m-%d %-I:%M %p"  # 2026-11-20 9:05 AM
+
+
+def office_time(
+    at: dt.datetime | None, fmt: str = CLOCK, *, blank: str = "—", tz: ZoneInfo = OFFICE_TZ
+) -> str:
+    """A stored UTC instant on the office's clock, for people to read ("9:05 AM")."""
+    if at is None:
+        return blank
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return at.astimezone(tz).strftime(fmt)
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
     is_sqlite = url.startswith("sqlite")

@@ -25,6 +25,7 @@ from kiosk.reports.pdf import (
     _table,
     _wrap,
 )
+from payments.db import DATE_AND_CLOCK, office_time
 from payments.models import DENOMINATIONS
 
 KIND_NAMES = {"check": "Check", "money_order": "Money order"}
@@ -45,6 +46,11 @@ class SlipPeople:
     verified_by: str | None
 
 
+def _when(iso: str | None) -> str:
+    """An ISO UTC timestamp from the deposit record, on the office's clock."""
+    return office_time(dt.datetime.fromisoformat(iso), DATE_AND_CLOCK, blank="") if iso else ""
+
+
 def _facts(deposit: dict[str, Any], people: SlipPeople) -> Table:
     rows = [
         ["Bag number", deposit["bag_number"], "Version", str(deposit["version"])],
@@ -52,13 +58,13 @@ def _facts(deposit: dict[str, Any], people: SlipPeople) -> Table:
             "Prepared by",
             _nfc(people.prepared_by),
             "Prepared at",
-            deposit["prepared_at"] or "",
+            _when(deposit["prepared_at"]),
         ],
         [
             "Verified by",
             _nfc(people.verified_by or "NOT VERIFIED"),
             "Verified at",
-            deposit["verified_at"] or "",
+            _when(deposit["verified_at"]),
         ],
     ]
     table = Table(rows, colWidths=[1.1 * inch, 2.6 * inch, 1.0 * inch, WIDTH - 4.7 * inch])
@@ -190,7 +196,7 @@ def deposit_slip_pdf(
     office = _nfc(people.office_name)
     day = dt.date.fromisoformat(deposit["business_date"]).strftime("%A, %B %-d, %Y")
     status = deposit["status"].upper()
-    generated = generated_at.strftime("%Y-%m-%d %H:%M UTC")
+    generated = office_time(generated_at, DATE_AND_CLOCK)
 
     def page(canvas, doc):
         canvas.saveState()

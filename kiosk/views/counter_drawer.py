@@ -17,7 +17,7 @@ from kiosk.models import StaffUser, Station
 from kiosk.security import current_principal
 from kiosk.views.counter_override import form_supervisor
 from payments import drawer as drawers
-from payments.db import OFFICE_TZ
+from payments.db import CLOCK, office_time
 from payments.models import DENOMINATIONS, CountPhase, DrawerSession, DrawerStatus
 from payments.money import AmountError, format_amount, parse_amount
 from payments.states import PaymentError
@@ -34,9 +34,9 @@ MOVEMENT_KINDS = [
 
 
 @bp.app_template_filter("office_time")
-def office_time(at: dt.datetime | None, fmt: str = "%-I:%M %p") -> str:
+def office_time_filter(at: dt.datetime | None, fmt: str = CLOCK) -> str:
     """A stored UTC instant on the office's clock (America/Los_Angeles), e.g. "9:05 AM"."""
-    return at.astimezone(OFFICE_TZ).strftime(fmt) if at else "—"
+    return office_time(at, fmt)
 
 
 def denomination_label(name: str) -> str:

@@ -20,7 +20,7 @@ from kiosk.access import access
 from kiosk.api.common import actor, caller_office_id
 from kiosk.models import QueueTicket, StaffUser, Station, Visit
 from kiosk.security import current_principal
-from payments.db import OFFICE_TZ, business_date, utcnow
+from payments.db import OFFICE_TZ, business_date, office_time, utcnow
 
 bp = Blueprint("counter_queue", __name__)
 
@@ -43,10 +43,6 @@ def _counter(session) -> queue_service.Counter | None:
 def _key() -> str | None:
     key = (request.form.get("key") or "").strip()
     return key[:128] or None
-
-
-def _local(at) -> str:
-    return at.astimezone(OFFICE_TZ).strftime("%-I:%M %p") if at else "—"
 
 
 def _act(action, success, back: str = "counter_queue.index"):
@@ -105,7 +101,7 @@ def _visit_panel(session, who: queue_service.Counter) -> dict | None:
         "ticket": ticket,
         "language": LANGUAGE_LABELS.get(visit.language, visit.language),
         "checked": set(_codes(visit)),
-        "started": _local(visit.started_at),
+        "started": office_time(visit.started_at),
         "started_iso": visit.started_at.isoformat(),
         "waited": (
             queue_service.minutes_between(ticket.issued_at, visit.called_at) if ticket else None
@@ -291,9 +287,9 @@ def visit_log():
                     "language": LANGUAGE_LABELS.get(v.language, v.language),
                     "reasons": [vocabulary.label(c) for c in _codes(v)],
                     "outcome": vocabulary.label(v.outcome_code) if v.outcome_code else "open",
-                    "called": _local(v.called_at),
-                    "started": _local(v.started_at),
-                    "ended": _local(v.ended_at),
+                    "called": office_time(v.called_at),
+                    "started": office_time(v.started_at),
+                    "ended": office_time(v.ended_at),
                     "minutes": queue_service.minutes_between(
                         v.called_at or v.started_at, v.ended_at or utcnow()
                     ),

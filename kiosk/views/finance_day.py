@@ -19,7 +19,7 @@ from kiosk.override import OverrideError, policy_from, verify_supervisor
 from kiosk.security import client_address
 from kiosk.views.finance_common import PageError, finance_office, me, page_day
 from payments import audit, days
-from payments.db import OFFICE_TZ, business_date
+from payments.db import DATE_AND_CLOCK, business_date, office_time
 from payments.models import DrawerSession
 from payments.money import format_amount
 from payments.reports import daily_report
@@ -35,7 +35,7 @@ def _money(cents: int | None) -> str:
 
 
 def _local(at: dt.datetime | None) -> str:
-    return at.astimezone(OFFICE_TZ).strftime("%Y-%m-%d %-I:%M %p") if at else "—"
+    return office_time(at, DATE_AND_CLOCK)
 
 
 def _drawers(office_id: int, day: dt.date) -> list:
