@@ -8,22 +8,21 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from reportlab.lib.pagesizes import letter
 from reportlab.lib.units import inch
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
 from kiosk.reports.pdf import (
     _CELL,
     _TITLE,
     FONT,
     FONT_BOLD,
-    MARGIN,
     WIDTH,
     _money,
     _nfc,
     _register_fonts,
     _table,
     _wrap,
+    build_letter_pdf,
 )
 from payments.db import DATE_AND_CLOCK, office_time
 from payments.models import DENOMINATIONS
@@ -198,34 +197,14 @@ def deposit_slip_pdf(
     status = deposit["status"].upper()
     generated = office_time(generated_at, DATE_AND_CLOCK)
 
-    def page(canvas, doc):
-        canvas.saveState()
-        top = letter[1] - MARGIN + 0.25 * inch
-        canvas.setFont(FONT_BOLD, 11)
-        canvas.drawString(MARGIN, top, office)
-        canvas.setFont(FONT, 9)
-        canvas.drawString(MARGIN, top - 13, f"Deposit slip · business day {day} · {status}")
-        canvas.drawRightString(letter[0] - MARGIN, top, people.office_code)
-        canvas.setLineWidth(0.6)
-        canvas.line(MARGIN, top - 19, letter[0] - MARGIN, top - 19)
-        canvas.setFont(FONT, 7.5)
-        canvas.drawString(MARGIN, MARGIN - 0.3 * inch, f"Generated {generated}")
-        canvas.drawRightString(
-            letter[0] - MARGIN,
-            MARGIN - 0.3 * inch,
-            f"{office} · {day} · bag {deposit['bag_number']} · page {doc.page}",
-        )
-        canvas.restoreState()
-
-    doc = SimpleDocTemplate(
+    build_letter_pdf(
         out,
-        pagesize=letter,
-        leftMargin=MARGIN,
-        rightMargin=MARGIN,
-        topMargin=MARGIN + 0.35 * inch,
-        bottomMargin=MARGIN,
+        [Spacer(1, 2)] + _story(deposit, people),
+        office=office,
+        office_code=people.office_code,
+        heading=f"Deposit slip · business day {day} · {status}",
+        generated=generated,
+        footer=f"{office} · {day} · bag {deposit['bag_number']}",
         title=f"{people.office_code} deposit {deposit['business_date']}",
-        author="payoffice",
     )
-    doc.build([Spacer(1, 2)] + _story(deposit, people), onFirstPage=page, onLaterPages=page)
     return out.getvalue()

@@ -259,20 +259,52 @@ def daily_report_pdf(report: DailyReport, measures=None) -> bytes:
     status = report.day_status.upper()
     generated = report.generated_at.strftime("%Y-%m-%d %H:%M UTC")
 
+    story = [Spacer(1, 2)] + _story(report)
+    if measures is not None:
+        from kiosk.reports.measures_pdf import measures_story
+
+        story += [PageBreak()] + measures_story(measures, WIDTH)
+    build_letter_pdf(
+        out,
+        story,
+        office=office,
+        office_code=report.office_code,
+        heading=f"Daily report · business day {day} · {status}",
+        generated=generated,
+        footer=f"{office} · {day}",
+        title=f"{report.office_code} daily report {report.business_date.isoformat()}",
+    )
+    return out.getvalue()
+
+
+def build_letter_pdf(
+    out,
+    story: list,
+    *,
+    office: str,
+    office_code: str,
+    heading: str,
+    generated: str,
+    footer: str,
+    title: str,
+) -> None:
+    """Build a letter-size finance document: the office's name, the heading line and a rule
+    on top of every page, "Generated ..." and "<footer> · page N" at the foot."""
+
     def page(canvas, doc):
         canvas.saveState()
         top = letter[1] - MARGIN + 0.25 * inch
         canvas.setFont(FONT_BOLD, 11)
         canvas.drawString(MARGIN, top, office)
         canvas.setFont(FONT, 9)
-        canvas.drawString(MARGIN, top - 13, f"Daily report · business day {day} · {status}")
-        canvas.drawRightString(letter[0] - MARGIN, top, report.office_code)
+        canvas.drawString(MARGIN, top - 13, heading)
+        canvas.drawRightString(letter[0] - MARGIN, top, office_code)
         canvas.setLineWidth(0.6)
         canvas.line(MARGIN, top - 19, letter[0] - MARGIN, top - 19)
         canvas.setFont(FONT, 7.5)
         canvas.drawString(MARGIN, MARGIN - 0.3 * inch, f"Generated {generated}")
         canvas.drawRightString(
-            letter[0] - MARGIN, MARGIN - 0.3 * inch, f"{office} · {day} · page {doc.page}"
+            letter[0] - MARGIN, MARGIN - 0.3 * inch, f"{footer} · page {doc.page}"
         )
         canvas.restoreState()
 
@@ -283,13 +315,7 @@ def daily_report_pdf(report: DailyReport, measures=None) -> bytes:
         rightMargin=MARGIN,
         topMargin=MARGIN + 0.35 * inch,
         bottomMargin=MARGIN,
-        title=f"{report.office_code} daily report {report.business_date.isoformat()}",
+        title=title,
         author="payoffice",
     )
-    story = [Spacer(1, 2)] + _story(report)
-    if measures is not None:
-        from kiosk.reports.measures_pdf import measures_story
-
-        story += [PageBreak()] + measures_story(measures, WIDTH)
     doc.build(story, onFirstPage=page, onLaterPages=page)
-    return out.getvalue()
