@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from sqlalchemy import Integer, bindparam, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from kiosk.models import Account, Bill
 from payments import events
@@ -72,7 +71,9 @@ def _move(session: Session, payment: Payment, sign: int, paid: bool = False) -> 
 
 
 def _expire(session: Session, cls: type, ident: int) -> None:
-    loaded = session.identity_map.get(identity_key(cls, ident))
+    if not session.identity_map:
+        return
+    loaded = session.identity_map.get(cls.__mapper__.identity_key_from_primary_key((ident,)))
     if loaded is not None:
         session.expire(loaded)
 

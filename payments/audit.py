@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,10 +27,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from payments.db import Base, UTCDateTime, utcnow
-from payments.prepared import Prepared, insert_into, transaction_connection
+from payments.prepared import Prepared, current_transaction, insert_into
 
 GENESIS = "0" * 64
 _PG_LOCK_KEY = 7270011  # advisory lock id that serializes appends on PostgreSQL
@@ -84,18 +85,23 @@ def _digest(fields: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _hash_fields(ev: AuditEvent) -> dict[str, Any]:
-    at = ev.at if ev.at.tzinfo else ev.at.replace(tzinfo=dt.UTC)
+def entry_hash(entry: Mapping[str, Any]) -> str:
+    """The hash of an entry, from its column values (a row mapping or a dict)."""
+    return _digest(_hash_fields(entry))
+
+
+def _hash_fields(entry: Mapping[str, Any]) -> dict[str, Any]:
+    at = entry["at"] if entry["at"].tzinfo else entry["at"].replace(tzinfo=dt.UTC)
     return {
-        "seq": ev.seq,
+        "seq": entry["seq"],
         "at": at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
-        "actor": ev.actor,
-        "action": ev.action,
-        "entity": ev.entity,
-        "entity_id": ev.entity_id,
-        "office_id": ev.office_id,
-        "details": ev.details,
-        "prev_hash": ev.prev_hash,
+        "actor": entry["actor"],
+        "action": entry["action"],
+        "entity": entry["entity"],
+        "entity_id": entry["entity_id"],
+        "office_id": entry["office_id"],
+        "details": entry["details"],
+        "prev_hash": entry["prev_hash"],
     }
 
 
@@ -103,8 +109,9 @@ def _hash_fields(ev: AuditEvent) -> dict[str, Any]:
 # are prepared (see payments.prepared). The head is read once per transaction: the transaction
 # holds the lock that serializes appends (SQLite: BEGIN IMMEDIATE's write lock; PostgreSQL: the
 # advisory lock below), so no one else can move the head until it ends, and the entries this
-# transaction appends are the only change. The state is kept per innermost transaction, so a
-# rolled-back SAVEPOINT, a commit or a rollback always leads to a fresh read.
+# transaction appends are the only change. The state is kept with the transaction
+# (``payments.prepared.Transaction.scratch``), which is forgotten when it or a SAVEPOINT in it
+# ends, so a rolled-back SAVEPOINT, a commit or a rollback always leads to a fresh read.
 _E = AuditEvent.__table__
 _H = AuditHead.__table__
 _LOCK = Prepared(select(func.pg_advisory_xact_lock(bindparam("k", type_=BigInteger))))
@@ -119,25 +126,19 @@ _STATE = "payments.audit.head"
 
 @dataclass
 class _Head:
-    transaction: SessionTransaction
     seq: int | None = None  # None: locked, not read yet
     hash: str = GENESIS
     exists: bool = True
 
 
-def _current(session: Session) -> SessionTransaction:
-    transaction_connection(session)  # begins the transaction when none is open yet
-    return session.get_nested_transaction() or session.get_transaction()
-
-
 def _state(session: Session) -> _Head:
     """This transaction's view of the head, taking the PostgreSQL append lock on first use."""
-    transaction = _current(session)
-    state = session.info.get(_STATE)
-    if state is None or state.transaction is not transaction:
-        if session.get_bind().dialect.name == "postgresql":
+    transaction = current_transaction(session)
+    state = transaction.scratch.get(_STATE)
+    if state is None:
+        if transaction.postgresql:
             _LOCK.one(session, {"k": _PG_LOCK_KEY})
-        state = session.info[_STATE] = _Head(transaction)
+        state = transaction.scratch[_STATE] = _Head()
     return state
 
 
@@ -156,9 +157,9 @@ def record(
     entity_id: str | int | None = None,
     office_id: int | None = None,
     details: dict[str, Any] | None = None,
-) -> AuditEvent:
+) -> None:
     """Append an entry in the caller's transaction (it commits or rolls back with it). The
-    entry is written at once; the returned object is not attached to the session."""
+    entry is written at once, with a prepared statement (no ORM object)."""
     # The caller's pending changes are written first, as an ORM query would autoflush them:
     # callers rely on the entry and their rows reaching the database together, in order.
     session.flush()
@@ -166,24 +167,23 @@ def record(
     if head.seq is None:
         row = _READ_HEAD.one(session, {})
         head.seq, head.hash, head.exists = (row[0], row[1], True) if row else (0, GENESIS, False)
-    ev = AuditEvent(
-        seq=head.seq + 1,
-        at=utcnow(),
-        actor=actor,
-        action=action,
-        entity=entity,
-        entity_id=None if entity_id is None else str(entity_id),
-        office_id=office_id,
-        details=json.dumps(details or {}, sort_keys=True, default=str, ensure_ascii=False),
-        prev_hash=head.hash,
-    )
-    ev.hash = _digest(_hash_fields(ev))
-    _INSERT_EVENT.run(session, {c: getattr(ev, c) for c in _EVENT_COLUMNS})
+    values = {
+        "seq": head.seq + 1,
+        "at": utcnow(),
+        "actor": actor,
+        "action": action,
+        "entity": entity,
+        "entity_id": None if entity_id is None else str(entity_id),
+        "office_id": office_id,
+        "details": json.dumps(details or {}, sort_keys=True, default=str, ensure_ascii=False),
+        "prev_hash": head.hash,
+    }
+    values["hash"] = entry_hash(values)
+    _INSERT_EVENT.run(session, values)
     (_UPDATE_HEAD if head.exists else _INSERT_HEAD).run(
-        session, {"id": 1, "seq": ev.seq, "hash": ev.hash}
+        session, {"id": 1, "seq": values["seq"], "hash": values["hash"]}
     )
-    head.seq, head.hash, head.exists = ev.seq, ev.hash, True
-    return ev
+    head.seq, head.hash, head.exists = values["seq"], values["hash"], True
 
 
 _EVENT_COLUMNS = [c.key for c in _E.columns]
@@ -218,7 +218,7 @@ def verify(session: Session, batch: int = 5000) -> ChainReport:
         for ev in rows:
             if ev.seq != expected_seq:
                 return ChainReport(False, checked, expected_seq, f"entry {expected_seq} is missing")
-            if _digest(_hash_fields(ev)) != ev.hash:
+            if entry_hash({c: getattr(ev, c) for c in _EVENT_COLUMNS}) != ev.hash:
                 return ChainReport(False, checked, ev.seq, "entry was altered after it was written")
             if ev.prev_hash != expected_prev:
                 # This entry is intact in itself but no longer links to its predecessor: the

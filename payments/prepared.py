@@ -14,11 +14,13 @@ statements must see calls ``session.flush()`` first.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import Table, bindparam, event, insert
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql import ClauseElement
 
 Arguments = Callable[[dict[str, Any]], Any]
@@ -50,9 +52,9 @@ class Prepared:
 
     def execute(self, session: Session, params: dict[str, Any]):
         """Run in the session's transaction (starting it if needed); return the DBAPI cursor."""
-        dbapi_connection, dialect = transaction_connection(session)
-        sql, arguments = self._for(dialect)
-        cursor = dbapi_connection.cursor()
+        transaction = current_transaction(session)
+        sql, arguments = self._for(transaction.dialect)
+        cursor = transaction.connection.cursor()
         cursor.execute(sql, arguments(params))
         return cursor
 
@@ -80,25 +82,60 @@ class Prepared:
             cursor.close()
 
 
-_CONNECTION = "payments.prepared.connection"
+@dataclass(slots=True)
+class Transaction:
+    """The session's database transaction as the prepared statements see it: its DBAPI
+    connection and dialect, and ``scratch`` for what other modules keep per transaction (the
+    audit head). Forgotten when a SAVEPOINT begins or ends, when the transaction ends, and
+    when a failed flush makes it unusable."""
+
+    connection: Any
+    dialect: Dialect
+    postgresql: bool
+    scratch: dict[str, Any] = field(default_factory=dict)
+
+
+_CURRENT = "payments.prepared.transaction"
+
+
+def current_transaction(session: Session) -> Transaction:
+    """The session's transaction, begun if none is open (``session.connection()`` begins it,
+    or refuses one that failed). A payment runs fourteen statements in one transaction;
+    asking the session each time would cost more than running some of them."""
+    known = session.info.get(_CURRENT)
+    if known is not None:
+        return known
+    conn = session.connection()
+    known = session.info[_CURRENT] = Transaction(
+        conn.connection.dbapi_connection, conn.dialect, conn.dialect.name == "postgresql"
+    )
+    return known
 
 
 def transaction_connection(session: Session) -> tuple[Any, Dialect]:
-    """The DBAPI connection of the session's transaction, and its dialect.
+    """The DBAPI connection of the session's transaction, and its dialect."""
+    known = current_transaction(session)
+    return known.connection, known.dialect
 
-    A payment runs fourteen statements in one transaction; asking the session each time costs
-    more than running some of them, so the answer is kept for the innermost transaction while
-    it is active. A new transaction (commit, rollback, SAVEPOINT) or an inactive one (after a
-    failed flush) goes through ``session.connection()``, which begins or refuses as usual."""
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    cached = session.info.get(_CONNECTION)
-    if cached is not None and cached[0] is transaction and transaction.is_active:
-        return cached[1], cached[2]
-    conn = session.connection()
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    dbapi_connection = conn.connection.dbapi_connection
-    session.info[_CONNECTION] = (transaction, dbapi_connection, conn.dialect)
-    return dbapi_connection, conn.dialect
+
+@event.listens_for(Session, "after_transaction_create")
+def _savepoint_begins(session: Session, transaction: SessionTransaction) -> None:
+    """A SAVEPOINT is emitted when its transaction first asks for the connection: ask again."""
+    if transaction.nested:
+        session.info.pop(_CURRENT, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    """Forget the transaction when it ends, when a SAVEPOINT ends (what was kept inside it may
+    be undone), or when anything leaves it inactive (a failed flush rolls the database
+    transaction back at once). A flush's own inner transaction ending well changes nothing."""
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(_CURRENT, None)
+        return
+    root = session.get_transaction()
+    if root is None or not root.is_active:
+        session.info.pop(_CURRENT, None)
 
 
 def insert_into(table: Table, names: Sequence[str] | None = None):
@@ -121,14 +158,18 @@ def _compile(stmt: ClauseElement, dialect: Dialect) -> tuple[str, Arguments]:
     }
     if c.positional:
         names = list(c.positiontup)
-        steps = [(name, processors.get(name)) for name in names]
+        pick = _picker(names)
+        converted = [(i, processors[name]) for i, name in enumerate(names) if name in processors]
 
         def positional(params: dict[str, Any]) -> tuple:
-            out = []
-            for name, proc in steps:
-                value = params[name] if name in params else fixed[name]
-                out.append(value if proc is None or value is None else proc(value))
-            return tuple(out)
+            values = pick({**fixed, **params} if fixed else params)
+            if not converted:
+                return values
+            values = list(values)
+            for i, proc in converted:
+                if values[i] is not None:
+                    values[i] = proc(values[i])
+            return tuple(values)
 
         return c.string, positional
     names = list(c.binds)
@@ -142,3 +183,13 @@ def _compile(stmt: ClauseElement, dialect: Dialect) -> tuple[str, Arguments]:
         return out
 
     return c.string, named
+
+
+def _picker(names: list[str]) -> Callable[[dict[str, Any]], tuple]:
+    """A function from named parameters to their values in ``names`` order, as a tuple."""
+    if len(names) > 1:
+        return itemgetter(*names)  # in C
+    if len(names) == 1:
+        (only,) = names
+        return lambda params: (params[only],)
+    return lambda params: ()

@@ -17,6 +17,8 @@ from sqlalchemy import Table, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, class_mapper, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.instrumentation import ClassManager
 
 from payments import audit, days, drawer, events, outbox, states
 from payments.db import OFFICE_TZ, Base, business_date, utcnow
@@ -50,7 +52,7 @@ from payments.posting import (
     refund_record,
     void_record,
 )
-from payments.prepared import Prepared, insert_into
+from payments.prepared import Prepared, current_transaction, insert_into
 from payments.rules import PaymentRules
 from payments.states import InvalidTransition, PaymentError
 
@@ -109,6 +111,10 @@ class CreateOutcome:
 # -- tender math -------------------------------------------------------------------------------
 
 
+_TENDER_KINDS = frozenset(k.value for k in TenderKind)
+_CHANNELS = frozenset(c.value for c in Channel)
+
+
 def _is_cents(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -123,7 +129,7 @@ def tender_change(due_cents: int, tenders: tuple[TenderInput, ...] | list[Tender
         raise ValidationError("no_tenders", "Add at least one way of paying.")
     cards = 0
     for line in tenders:
-        if line.kind not in {k.value for k in TenderKind}:
+        if line.kind not in _TENDER_KINDS:
             raise ValidationError("bad_tender_kind", f"Unknown tender kind {line.kind!r}.")
         if not _is_cents(line.amount_cents) or line.amount_cents <= 0:
             raise ValidationError("bad_tender_amount", "Each tender amount must be more than zero.")
@@ -328,7 +334,7 @@ def next_receipt_seq(session: Session, office_id: int, day: dt.date) -> int:
     """The next receipt number for an office and business day. The increment is part of the
     caller's transaction, so a rollback leaves no gap; the row lock (PostgreSQL) or the write
     lock (SQLite, BEGIN IMMEDIATE) serializes concurrent payments."""
-    postgresql = session.get_bind().dialect.name == "postgresql"
+    postgresql = current_transaction(session).postgresql
     stmt = _NEXT_RECEIPT_SEQ_PG if postgresql else _NEXT_RECEIPT_SEQ_SQLITE
     return stmt.one(session, {"office_id": office_id, "business_date": day})[0]
 
@@ -345,7 +351,7 @@ def _validate_command(command: PaymentCommand, rules: PaymentRules) -> int:
     key = command.idempotency_key
     if not isinstance(key, str) or not key.strip() or len(key) > 128 or not key.isprintable():
         raise ValidationError("bad_idempotency_key", "An idempotency key of 1-128 characters.")
-    if command.channel not in {c.value for c in Channel}:
+    if command.channel not in _CHANNELS:
         raise ValidationError("bad_channel", f"Unknown channel {command.channel!r}.")
     if not _is_cents(command.amount_cents):
         raise ValidationError("bad_amount", "The amount must be a whole number of cents.")
@@ -433,27 +439,28 @@ def create_payment(
             )
 
     payment = _new_payment(session, command, fee=fee, change=change, now=now)
-    payment.tenders = [
-        TenderLine(
-            kind=t.kind,
-            amount_cents=t.amount_cents,
-            reference=(t.reference or "").strip() or None,
-            bank=(t.bank or "").strip() or None,
-        )
+    lines = [
+        (t.kind, t.amount_cents, _blank_none(t.reference), _blank_none(t.bank))
         for t in command.tenders
     ]
     created = {
         "account": payment.account_number,
         "amount_cents": payment.amount_cents,
-        "tenders": [[t.kind, t.amount_cents] for t in payment.tenders],
+        "tenders": [[kind, cents] for kind, cents, _, _ in lines],
         "change_cents": change,
         "channel": payment.channel,
     }
     if not has_card:
         # Created and completed in one transaction: one audit entry tells both, and the rows
         # are written once, already complete.
-        _complete_new(session, payment, planned, actor=command.actor, now=now, details=created)
+        _complete_new(
+            session, payment, lines, planned, actor=command.actor, now=now, details=created
+        )
         return CreateOutcome(payment, replayed=False)
+    payment.tenders = [
+        TenderLine(kind=kind, amount_cents=cents, reference=reference, bank=bank)
+        for kind, cents, reference, bank in lines
+    ]
     payment.allocations = [PaymentAllocation(bill_id=b, amount_cents=a) for b, a in planned]
     session.add(payment)
     audit.record(
@@ -528,12 +535,22 @@ def _new_payment(
     )
 
 
+def _blank_none(text: str | None) -> str | None:
+    return (text or "").strip() or None
+
+
 def _transient(cls: type[Base], **values):
     """A new ``cls`` holding ``values``, as its constructor makes it but without one attribute
     event per column (about 50 µs for a payment's 33). Give every column: no defaults apply."""
-    obj = class_mapper(cls).class_manager.new_instance()  # class_mapper configures mappers
+    manager = _MANAGERS.get(cls)
+    if manager is None:
+        manager = _MANAGERS[cls] = class_mapper(cls).class_manager  # configures the mappers
+    obj = manager.new_instance()
     obj.__dict__.update(values)
     return obj
+
+
+_MANAGERS: dict[type, ClassManager] = {}
 
 
 def _named_bills(session: Session, command: PaymentCommand) -> list[tuple[int, int]]:
@@ -602,22 +619,36 @@ def _allocate(session: Session, payment: Payment) -> dict[int, str]:
     return {bill_id: number for bill_id, _, number in plan}
 
 
-def _give_receipt_number(session: Session, payment: Payment, now: dt.datetime) -> str:
-    """Number the receipt (gap-free per office and business day); return the office code."""
+def _number_receipt(
+    session: Session, payment: Payment, now: dt.datetime
+) -> tuple[str, dict[str, object]]:
+    """Number the receipt (gap-free per office and business day): the office code, and the
+    payment's values that record it."""
     office_code, tz = _office(session, payment.office_id)
     day = business_date(now, tz)
     seq = next_receipt_seq(session, payment.office_id, day)
-    payment.business_date = day
-    payment.receipt_seq = seq
-    payment.receipt_number = format_receipt_number(office_code, day, seq)
-    payment.completed_at = now
-    payment.failure_code = payment.failure_message = None
+    return office_code, {
+        "business_date": day,
+        "receipt_seq": seq,
+        "receipt_number": format_receipt_number(office_code, day, seq),
+        "completed_at": now,
+        "failure_code": None,
+        "failure_message": None,
+    }
+
+
+def _give_receipt_number(session: Session, payment: Payment, now: dt.datetime) -> str:
+    """Number the receipt of a payment in the session; return the office code."""
+    office_code, values = _number_receipt(session, payment, now)
+    for name, value in values.items():
+        setattr(payment, name, value)
     return office_code
 
 
 def _complete_new(
     session: Session,
     payment: Payment,
+    lines: list[tuple[str, int, str | None, str | None]],
     planned: list[tuple[int, int]],
     *,
     actor: str,
@@ -625,13 +656,33 @@ def _complete_new(
     details: dict,
 ) -> None:
     """Complete a payment that is not written yet (cash, check, money order): the same rows,
-    audit entry, event and CIS message as ``_succeed``, written with prepared statements."""
+    audit entry, event and CIS message as ``_succeed``, written with prepared statements.
+
+    ``payment`` is not in the session yet, so its values are set directly (an attribute event
+    per value would only record history nobody reads); at the end it joins the session as if
+    just loaded, with its tender lines and allocations."""
+    payment.__dict__["tenders"] = [
+        _transient(
+            TenderLine,
+            id=None,
+            payment_id=payment.id,
+            kind=kind,
+            amount_cents=cents,
+            reference=reference,
+            bank=bank,
+        )
+        for kind, cents, reference, bank in lines
+    ]
     states.check(payment, S.SUCCEEDED)
     plan = _plan_allocation(
         session, payment.account_id, payment.amount_cents, [b for b, _ in planned]
     )
-    payment.allocations = [PaymentAllocation(bill_id=b, amount_cents=c) for b, c, _ in plan]
-    office_code = _give_receipt_number(session, payment, now)
+    payment.__dict__["allocations"] = [
+        _transient(PaymentAllocation, id=None, payment_id=payment.id, bill_id=b, amount_cents=c)
+        for b, c, _ in plan
+    ]
+    office_code, receipt = _number_receipt(session, payment, now)
+    payment.__dict__.update(receipt)
     states.transition(
         session,
         payment,
@@ -650,13 +701,14 @@ def _complete_new(
 
 
 def _insert_rows(session: Session, payment: Payment) -> None:
-    """Write a new payment with its tender lines and allocations, then put the objects in the
-    session as if just loaded: reading them costs no query, and a later change (a void)
-    flushes as an UPDATE like any loaded payment's."""
-    _INSERT_PAYMENT.run(session, {c: getattr(payment, c) for c in _PAYMENT_COLUMNS})
-    for line in payment.tenders:
-        line.payment_id = payment.id
-        (line.id,) = _INSERT_TENDER.one(
+    """Write a new payment with its tender lines and allocations, then put it in the session
+    as if just loaded: reading it (lines and allocations included) costs no query, and a
+    later change (a void) flushes as an UPDATE like any loaded payment's. The lines and
+    allocations are never changed after they are written: they stay out of the session."""
+    values = payment.__dict__  # every column, set by _new_payment and _complete_new
+    _INSERT_PAYMENT.run(session, values)
+    for line in values["tenders"]:
+        (line.__dict__["id"],) = _INSERT_TENDER.one(
             session,
             {
                 "payment_id": payment.id,
@@ -666,10 +718,10 @@ def _insert_rows(session: Session, payment: Payment) -> None:
                 "bank": line.bank,
             },
         )
+        line.__dict__["payment"] = payment
         make_transient_to_detached(line)
-    for allocation in payment.allocations:
-        allocation.payment_id = payment.id
-        (allocation.id,) = _INSERT_ALLOCATION.one(
+    for allocation in values["allocations"]:
+        (allocation.__dict__["id"],) = _INSERT_ALLOCATION.one(
             session,
             {
                 "payment_id": payment.id,
@@ -677,10 +729,15 @@ def _insert_rows(session: Session, payment: Payment) -> None:
                 "amount_cents": allocation.amount_cents,
             },
         )
+        allocation.__dict__["payment"] = payment
         make_transient_to_detached(allocation)
-    payment.refunds = []
+    collections = {name: values.pop(name) for name in ("tenders", "allocations")}
     make_transient_to_detached(payment)
+    # Joined before its collections are set, so the session does not walk them.
     session.add(payment)
+    for name, items in collections.items():
+        set_committed_value(payment, name, items)
+    set_committed_value(payment, "refunds", [])
 
 
 def _succeed(

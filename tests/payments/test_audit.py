@@ -118,10 +118,9 @@ def _cli_verify(app):
 def _rehash(conn, seq: int) -> None:
     """Recompute an entry's hash after editing it, as a careful forger would."""
     row = conn.execute(select(AuditEvent.__table__).where(AuditEvent.seq == seq)).one()
-    ev = AuditEvent(**row._mapping)
     conn.execute(
         text("UPDATE audit_events SET hash = :h WHERE seq = :s"),
-        {"h": audit._digest(audit._hash_fields(ev)), "s": seq},
+        {"h": audit.entry_hash(row._mapping), "s": seq},
     )
 
 
