@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from payments import audit, crashpoints, service, states
+from payments import audit, crashpoints, review, service, states
 from payments.db import utcnow
 from payments.gateway import CardGateway, CardResult, CardStatus, GatewayError
 from payments.models import Payment, TenderKind, TenderLine
@@ -71,12 +71,6 @@ class _Snapshot:
     intent_id: str | None
     reader_id: str | None
     card_cents: int
-
-
-def card_amount(payment: Payment) -> int | None:
-    """What the processor should charge: the card tender plus any convenience fee."""
-    tender = service.card_tender(payment)
-    return None if tender is None else tender.amount_cents + (payment.fee_cents or 0)
 
 
 def _attempts(gateway: CardGateway, snap: _Snapshot) -> list[CardResult]:
@@ -211,7 +205,7 @@ def _resolve(gateway: GatewaySource, session: Session) -> CardGateway:
 
 
 def _snapshot(payment: Payment) -> _Snapshot | None:
-    cents = card_amount(payment)
+    cents = service.card_amount(payment)
     if cents is None:
         return None
     return _Snapshot(
@@ -348,6 +342,10 @@ def check_charges(
                 continue
             if payment is not None and payment.processor_charge_id == result.charge_id:
                 continue
+            if payment is not None and result.intent_id in review.reviewed_intents(
+                session, payment.id
+            ):
+                continue  # staff accounted for it (refunded, or the payment's own)
             unmatched += 1
             if payment is None:
                 _audit_unmatched(session, result, actor=actor)

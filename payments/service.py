@@ -779,6 +779,12 @@ def card_tender(payment: Payment) -> TenderLine | None:
     return next((t for t in payment.tenders if t.kind == TenderKind.CARD), None)
 
 
+def card_amount(payment: Payment) -> int | None:
+    """What the processor should charge: the card tender plus any convenience fee."""
+    tender = card_tender(payment)
+    return None if tender is None else tender.amount_cents + (payment.fee_cents or 0)
+
+
 def start_card(
     session: Session, payment: Payment, gateway: CardGateway, *, reader_id: str, actor: str
 ) -> Payment:
