@@ -195,7 +195,6 @@ def deposit_slip_pdf(
     office = _nfc(people.office_name)
     day = dt.date.fromisoformat(deposit["business_date"]).strftime("%A, %B %-d, %Y")
     status = deposit["status"].upper()
-    generated = office_time(generated_at, DATE_AND_CLOCK)
 
     build_letter_pdf(
         out,
@@ -203,7 +202,7 @@ def deposit_slip_pdf(
         office=office,
         office_code=people.office_code,
         heading=f"Deposit slip · business day {day} · {status}",
-        generated=generated,
+        generated_at=generated_at,
         footer=f"{office} · {day} · bag {deposit['bag_number']}",
         title=f"{people.office_code} deposit {deposit['business_date']}",
     )

@@ -5,6 +5,7 @@ totals are bold."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import io
 import unicodedata
@@ -25,6 +26,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from payments.db import DATE_AND_CLOCK, office_time
 from payments.money import format_amount
 from payments.reports import DailyReport
 from receipts.raster import BOLD, REGULAR
@@ -257,7 +259,6 @@ def daily_report_pdf(report: DailyReport, measures=None) -> bytes:
     office = _nfc(report.office_name)
     day = report.business_date.strftime("%A, %B %-d, %Y")
     status = report.day_status.upper()
-    generated = report.generated_at.strftime("%Y-%m-%d %H:%M UTC")
 
     story = [Spacer(1, 2)] + _story(report)
     if measures is not None:
@@ -270,7 +271,7 @@ def daily_report_pdf(report: DailyReport, measures=None) -> bytes:
         office=office,
         office_code=report.office_code,
         heading=f"Daily report · business day {day} · {status}",
-        generated=generated,
+        generated_at=report.generated_at,
         footer=f"{office} · {day}",
         title=f"{report.office_code} daily report {report.business_date.isoformat()}",
     )
@@ -284,12 +285,13 @@ def build_letter_pdf(
     office: str,
     office_code: str,
     heading: str,
-    generated: str,
+    generated_at: dt.datetime,
     footer: str,
     title: str,
 ) -> None:
     """Build a letter-size finance document: the office's name, the heading line and a rule
-    on top of every page, "Generated ..." and "<footer> · page N" at the foot."""
+    on top of every page, "Generated <office clock>" and "<footer> · page N" at the foot."""
+    generated = office_time(generated_at, DATE_AND_CLOCK)
 
     def page(canvas, doc):
         canvas.saveState()
