@@ -148,6 +148,13 @@ COMPONENTS: dict[str, dict[str, Any]] = {
             "description": "The request was refused; nothing was changed",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
         },
+        "CounterLocked": {
+            "description": (
+                "The counter station this staff member is signed in at is locked (idle or "
+                "Alt+L): unlock it with the PIN at /counter/unlock; nothing was changed"
+            ),
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        },
         "RateLimited": {
             "description": "Too many requests; wait for Retry-After seconds",
             "headers": {"Retry-After": {"schema": {"type": "integer"}}},
@@ -239,6 +246,12 @@ def build_document() -> dict[str, Any]:
             if clash:
                 raise ValueError(f"{name}: components.{section} {sorted(clash)} defined twice")
             target.update(copy.deepcopy(entries))
+    for item in paths.values():
+        for operation in item.values():
+            if operation.get("security") != []:  # a signed-in cashier's call may meet the lock
+                operation["responses"].setdefault(
+                    "423", {"$ref": "#/components/responses/CounterLocked"}
+                )
     return {
         "openapi": OPENAPI_VERSION,
         "info": {

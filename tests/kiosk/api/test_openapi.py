@@ -72,6 +72,17 @@ def test_every_operation_has_an_id_and_responses(document):
     assert len(ids) == len(set(ids)), "operationId must be unique"
 
 
+def test_every_call_a_locked_counter_refuses_documents_423(document):
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            locked = operation["responses"].get("423")
+            if operation.get("security") == []:
+                assert locked is None, (method, path)  # public: no counter sign-in involved
+            else:
+                assert locked == {"$ref": "#/components/responses/CounterLocked"}, (method, path)
+    assert "423" in document["paths"]["/api/v1/queue"]["get"]["responses"]
+
+
 def _validator(document, name):
     return Draft202012Validator(
         {"$ref": f"#/components/schemas/{name}", "components": document["components"]}
