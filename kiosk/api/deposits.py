@@ -9,27 +9,23 @@ from flask import jsonify
 from kiosk import db
 from kiosk.access import access
 from kiosk.api import bp
-from kiosk.api.common import error_response, requested_day, requested_office
+from kiosk.api.common import requested_day, requested_office
 from payments import deposit as deposits
 from payments import posting_batch
-from payments.states import PaymentError
 
 
 @bp.route("/deposits/<day>", methods=["GET"])
 @access("finance")
 def get_deposit(day: str):
     session = db.session()
-    try:
-        office = requested_office()
-        business_day = requested_day(day, office)
-        current = deposits.current_deposit(session, office.id, business_day)
-        if current is None:
-            raise deposits.DepositNotFound(
-                "deposit_not_found", f"No deposit prepared for {business_day.isoformat()}."
-            )
-        history = deposits.versions(session, office.id, business_day)
-    except PaymentError as exc:
-        return error_response(exc)
+    office = requested_office()
+    business_day = requested_day(day, office)
+    current = deposits.current_deposit(session, office.id, business_day)
+    if current is None:
+        raise deposits.DepositNotFound(
+            "deposit_not_found", f"No deposit prepared for {business_day.isoformat()}."
+        )
+    history = deposits.versions(session, office.id, business_day)
     data = deposits.as_dict(current) | {"office": office.code}
     data["versions"] = [
         {"version": d.version, "status": d.status, "bag_number": d.bag_number} for d in history
@@ -41,11 +37,8 @@ def get_deposit(day: str):
 @access("finance")
 def get_postings(day: str):
     session = db.session()
-    try:
-        office = requested_office()
-        business_day = requested_day(day, office)
-    except PaymentError as exc:
-        return error_response(exc)
+    office = requested_office()
+    business_day = requested_day(day, office)
     batches = posting_batch.batches_of(session, office.id, business_day)
     return jsonify(
         {

@@ -22,7 +22,6 @@ from kiosk.api.common import (
     BadRequest,
     actor,
     caller_office_id,
-    error_response,
     idempotency_key,
     json_body,
 )
@@ -32,7 +31,6 @@ from payments import drawer as drawers
 from payments.models import DENOMINATIONS, CountPhase, DrawerSession, DrawerStatus
 from payments.money import AmountError, parse_cents
 from payments.posting import iso_date, iso_utc
-from payments.states import PaymentError
 
 
 def _sees_all() -> bool:
@@ -179,9 +177,6 @@ def open_drawer():
             key=key,
         )
         session.commit()
-    except PaymentError as exc:
-        session.rollback()
-        return error_response(exc)
     except IntegrityError:
         # Another request opened a drawer at this station at the same moment.
         session.rollback()
@@ -197,10 +192,7 @@ def current_drawer():
     drawer = drawers.open_drawer_at(session, current_principal().station_id)
     if drawer is None:
         return api_error(404, "no_open_drawer", "No drawer is open at this station.")
-    try:
-        drawer = _visible_drawer(session, drawer.id)
-    except PaymentError as exc:
-        return error_response(exc)
+    drawer = _visible_drawer(session, drawer.id)
     return jsonify(drawer_json(session, drawer))
 
 
@@ -208,11 +200,8 @@ def current_drawer():
 @access("cashier", "supervisor", "finance")
 def get_drawer(drawer_id: int):
     session = db.session()
-    try:
-        drawer = _visible_drawer(session, drawer_id)
-        body = drawer_json(session, drawer)
-    except PaymentError as exc:
-        return error_response(exc)
+    drawer = _visible_drawer(session, drawer_id)
+    body = drawer_json(session, drawer)
     return jsonify(body)
 
 
@@ -220,28 +209,24 @@ def get_drawer(drawer_id: int):
 @access("cashier", "supervisor")
 def record_drawer_movement(drawer_id: int):
     session = db.session()
+    key = idempotency_key()
+    body = json_body()
     try:
-        key = idempotency_key()
-        body = json_body()
-        try:
-            amount = parse_cents(body.get("amount_cents"))
-        except AmountError as exc:
-            raise BadRequest("bad_amount", f"amount_cents: {exc.message}") from exc
-        drawer = _visible_drawer(session, drawer_id, lock=True)
-        movement, replayed = drawers.record_movement(
-            session,
-            drawer,
-            kind=body.get("kind"),
-            amount_cents=amount,
-            reason=body.get("reason"),
-            staff_user_id=current_principal().user_id,
-            actor=actor(),
-            key=key,
-        )
-        session.commit()
-    except PaymentError as exc:
-        session.rollback()
-        return error_response(exc)
+        amount = parse_cents(body.get("amount_cents"))
+    except AmountError as exc:
+        raise BadRequest("bad_amount", f"amount_cents: {exc.message}") from exc
+    drawer = _visible_drawer(session, drawer_id, lock=True)
+    movement, replayed = drawers.record_movement(
+        session,
+        drawer,
+        kind=body.get("kind"),
+        amount_cents=amount,
+        reason=body.get("reason"),
+        staff_user_id=current_principal().user_id,
+        actor=actor(),
+        key=key,
+    )
+    session.commit()
     out = {
         "id": movement.id,
         "drawer_id": drawer.id,
@@ -258,30 +243,26 @@ def record_drawer_movement(drawer_id: int):
 @access("cashier", "supervisor")
 def close_drawer(drawer_id: int):
     session = db.session()
-    try:
-        key = idempotency_key()
-        body = json_body()
-        drawer = _visible_drawer(session, drawer_id)
-        supervisor_id = _supervisor_id(session, body, drawer, "drawer.close")
-        drawer = _visible_drawer(session, drawer_id, lock=True)
-        drawer, _ = drawers.close_drawer(
-            session,
-            drawer,
-            counts=body.get("counts"),
-            checks_count=body.get("checks_count", 0),
-            checks_cents=body.get("checks_cents", 0),
-            closed_by_id=current_principal().user_id,
-            supervisor_id=supervisor_id,
-            tolerance_cents=current_app.config.get(
-                "DRAWER_TOLERANCE_CENTS", drawers.DEFAULT_TOLERANCE_CENTS
-            ),
-            actor=actor(),
-            key=key,
-        )
-        session.commit()
-    except PaymentError as exc:
-        session.rollback()
-        return error_response(exc)
+    key = idempotency_key()
+    body = json_body()
+    drawer = _visible_drawer(session, drawer_id)
+    supervisor_id = _supervisor_id(session, body, drawer, "drawer.close")
+    drawer = _visible_drawer(session, drawer_id, lock=True)
+    drawer, _ = drawers.close_drawer(
+        session,
+        drawer,
+        counts=body.get("counts"),
+        checks_count=body.get("checks_count", 0),
+        checks_cents=body.get("checks_cents", 0),
+        closed_by_id=current_principal().user_id,
+        supervisor_id=supervisor_id,
+        tolerance_cents=current_app.config.get(
+            "DRAWER_TOLERANCE_CENTS", drawers.DEFAULT_TOLERANCE_CENTS
+        ),
+        actor=actor(),
+        key=key,
+    )
+    session.commit()
     return jsonify(drawer_json(session, drawer))
 
 
@@ -289,22 +270,16 @@ def close_drawer(drawer_id: int):
 @access("cashier", "supervisor")
 def approve_drawer(drawer_id: int):
     session = db.session()
-    try:
-        idempotency_key()
-        body = json_body()
-        drawer = _visible_drawer(session, drawer_id)
-        supervisor_id = _supervisor_id(session, body, drawer, "drawer.approve")
-        drawer = _visible_drawer(session, drawer_id, lock=True)
-        note = body.get("note")
-        if note is not None and (not isinstance(note, str) or len(note) > drawers.MAX_REASON):
-            raise BadRequest("bad_note", "note must be text of up to 500 characters.")
-        drawers.approve_drawer(
-            session, drawer, supervisor_id=supervisor_id, actor=actor(), note=note
-        )
-        session.commit()
-    except PaymentError as exc:
-        session.rollback()
-        return error_response(exc)
+    idempotency_key()
+    body = json_body()
+    drawer = _visible_drawer(session, drawer_id)
+    supervisor_id = _supervisor_id(session, body, drawer, "drawer.approve")
+    drawer = _visible_drawer(session, drawer_id, lock=True)
+    note = body.get("note")
+    if note is not None and (not isinstance(note, str) or len(note) > drawers.MAX_REASON):
+        raise BadRequest("bad_note", "note must be text of up to 500 characters.")
+    drawers.approve_drawer(session, drawer, supervisor_id=supervisor_id, actor=actor(), note=note)
+    session.commit()
     return jsonify(drawer_json(session, drawer))
 
 
@@ -322,9 +297,6 @@ def reopen_drawer(drawer_id: int):
             session, drawer, supervisor_id=supervisor_id, actor=actor(), reason=body.get("reason")
         )
         session.commit()
-    except PaymentError as exc:
-        session.rollback()
-        return error_response(exc)
     except IntegrityError:
         session.rollback()
         return api_error(409, "drawer_already_open", "Another drawer is open at this station.")

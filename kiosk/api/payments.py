@@ -19,7 +19,6 @@ from kiosk.api.common import (
     BadRequest,
     actor,
     caller_office_id,
-    error_response,
     idempotency_key,
     json_body,
 )
@@ -31,7 +30,7 @@ from payments.models import Channel, Payment, TenderKind
 from payments.money import AmountError, parse_cents
 from payments.posting import iso_date, iso_utc
 from payments.rules import PaymentRules
-from payments.states import IN_FLIGHT, PaymentError
+from payments.states import IN_FLIGHT
 
 GATEWAY_FACTORY = "payoffice.card_gateway_factory"  # app.extensions key: session -> gateway
 
@@ -241,9 +240,6 @@ def create_payment():
                     session, payment, gateway, reader_id=_reader_id(session), actor=command.actor
                 )
             session.commit()
-        except PaymentError as exc:
-            session.rollback()
-            return error_response(exc)
         except IntegrityError:
             # Another request with the same key committed first: answer as a replay.
             session.rollback()
@@ -258,16 +254,12 @@ def create_payment():
 @access("kiosk", "cashier", "supervisor", "finance")
 def get_payment(payment_id: str):
     session = db.session()
-    try:
-        payment = _visible_payment(session, payment_id)
-        if payment.status in IN_FLIGHT and service.card_tender(payment):
-            gateway = card_gateway(session)
-            if gateway is not None:
-                service.refresh_card(session, payment, gateway, actor=actor())
-                session.commit()
-    except PaymentError as exc:
-        session.rollback()
-        return error_response(exc)
+    payment = _visible_payment(session, payment_id)
+    if payment.status in IN_FLIGHT and service.card_tender(payment):
+        gateway = card_gateway(session)
+        if gateway is not None:
+            service.refresh_card(session, payment, gateway, actor=actor())
+            session.commit()
     return jsonify(payment_json(payment))
 
 
@@ -275,15 +267,11 @@ def get_payment(payment_id: str):
 @access("kiosk", "cashier", "supervisor")
 def cancel_payment(payment_id: str):
     session = db.session()
-    try:
-        idempotency_key()
-        payment = _visible_payment(session, payment_id, lock=True)
-        gateway = card_gateway(session) if service.card_tender(payment) else None
-        service.cancel_payment(session, payment, gateway, actor=actor())
-        session.commit()
-    except PaymentError as exc:
-        session.rollback()
-        return error_response(exc)
+    idempotency_key()
+    payment = _visible_payment(session, payment_id, lock=True)
+    gateway = card_gateway(session) if service.card_tender(payment) else None
+    service.cancel_payment(session, payment, gateway, actor=actor())
+    session.commit()
     return jsonify(payment_json(payment))
 
 
@@ -304,26 +292,22 @@ def _approver(session, body: dict, action: str, payment_id: str) -> int:
 @access("cashier", "supervisor")
 def void_payment(payment_id: str):
     session = db.session()
-    try:
-        idempotency_key()
-        body = json_body()
-        payment = _visible_payment(session, payment_id)
-        approver = _approver(session, body, "void", payment.id)
-        session.expire(payment)  # read it again under the row lock
-        payment = _visible_payment(session, payment_id, lock=True)
-        gateway = card_gateway(session) if service.card_tender(payment) else None
-        service.void_payment(
-            session,
-            payment,
-            supervisor_id=approver,
-            actor=actor(),
-            reason=_optional_text(body, "reason", 500),
-            gateway=gateway,
-        )
-        session.commit()
-    except PaymentError as exc:
-        session.rollback()
-        return error_response(exc)
+    idempotency_key()
+    body = json_body()
+    payment = _visible_payment(session, payment_id)
+    approver = _approver(session, body, "void", payment.id)
+    session.expire(payment)  # read it again under the row lock
+    payment = _visible_payment(session, payment_id, lock=True)
+    gateway = card_gateway(session) if service.card_tender(payment) else None
+    service.void_payment(
+        session,
+        payment,
+        supervisor_id=approver,
+        actor=actor(),
+        reason=_optional_text(body, "reason", 500),
+        gateway=gateway,
+    )
+    session.commit()
     return jsonify(payment_json(payment))
 
 
@@ -331,33 +315,29 @@ def void_payment(payment_id: str):
 @access("cashier", "supervisor")
 def refund_payment(payment_id: str):
     session = db.session()
-    try:
-        key = idempotency_key()
-        body = json_body()
-        kind = body.get("kind")
-        if kind is not None and not isinstance(kind, str):
-            raise BadRequest("bad_kind", "kind must be card, cash or check.")
-        payment = _visible_payment(session, payment_id)
-        approver = _approver(session, body, "refund", payment.id)
-        session.expire(payment)  # read it again under the row lock
-        payment = _visible_payment(session, payment_id, lock=True)
-        gateway = card_gateway(session) if service.card_tender(payment) else None
-        refund = service.refund_payment(
-            session,
-            payment,
-            amount_cents=_cents(body.get("amount_cents"), "amount_cents"),
-            supervisor_id=approver,
-            refund_key=key,
-            actor=actor(),
-            kind=kind,
-            reason=_optional_text(body, "reason", 500),
-            gateway=gateway,
-            station_id=current_principal().station_id,  # cash refunds leave this drawer
-        )
-        session.commit()
-    except PaymentError as exc:
-        session.rollback()
-        return error_response(exc)
+    key = idempotency_key()
+    body = json_body()
+    kind = body.get("kind")
+    if kind is not None and not isinstance(kind, str):
+        raise BadRequest("bad_kind", "kind must be card, cash or check.")
+    payment = _visible_payment(session, payment_id)
+    approver = _approver(session, body, "refund", payment.id)
+    session.expire(payment)  # read it again under the row lock
+    payment = _visible_payment(session, payment_id, lock=True)
+    gateway = card_gateway(session) if service.card_tender(payment) else None
+    refund = service.refund_payment(
+        session,
+        payment,
+        amount_cents=_cents(body.get("amount_cents"), "amount_cents"),
+        supervisor_id=approver,
+        refund_key=key,
+        actor=actor(),
+        kind=kind,
+        reason=_optional_text(body, "reason", 500),
+        gateway=gateway,
+        station_id=current_principal().station_id,  # cash refunds leave this drawer
+    )
+    session.commit()
     body = payment_json(payment)
     body["refund"] = {
         "id": refund.id,
@@ -383,10 +363,7 @@ def _simulated_reader_or_404(session) -> str:
 def get_test_card():
     """Demo only: which test card the caller's simulated reader uses next."""
     session = db.session()
-    try:
-        reader = _simulated_reader_or_404(session)
-    except PaymentError as exc:
-        return error_response(exc)
+    reader = _simulated_reader_or_404(session)
     return jsonify(
         {
             "reader_id": reader,
@@ -401,17 +378,13 @@ def get_test_card():
 def set_test_card():
     """Demo only: choose the test card (approve, a decline, a timeout, a customer cancel)."""
     session = db.session()
-    try:
-        idempotency_key()
-        reader = _simulated_reader_or_404(session)
-        card = json_body().get("card")
-        if card not in simulated.TEST_CARDS:
-            raise BadRequest("bad_card", "card must be one of: " + ", ".join(simulated.TEST_CARDS))
-        simulated.set_test_card(session, reader, card)
-        session.commit()
-    except PaymentError as exc:
-        session.rollback()
-        return error_response(exc)
+    idempotency_key()
+    reader = _simulated_reader_or_404(session)
+    card = json_body().get("card")
+    if card not in simulated.TEST_CARDS:
+        raise BadRequest("bad_card", "card must be one of: " + ", ".join(simulated.TEST_CARDS))
+    simulated.set_test_card(session, reader, card)
+    session.commit()
     return jsonify({"reader_id": reader, "card": card, "cards": list(simulated.TEST_CARDS)})
 
 

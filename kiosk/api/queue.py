@@ -22,7 +22,6 @@ from kiosk.api.common import (
     BadRequest,
     actor,
     caller_office_id,
-    error_response,
     idempotency_key,
     json_body,
 )
@@ -30,7 +29,6 @@ from kiosk.models import QueueTicket, Station, Visit
 from kiosk.security import api_error, current_principal
 from payments.db import utcnow
 from payments.posting import iso_utc
-from payments.states import PaymentError
 
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 _KEY = {
@@ -268,9 +266,6 @@ def _run(action, *, created: bool = False):
         except queue_service.QueueError as exc:
             session.rollback()
             return api_error(exc.status, exc.code, exc.message)
-        except PaymentError as exc:
-            session.rollback()
-            return error_response(exc)
         except IntegrityError:
             # The same Idempotency-Key arrived twice at once: answer the second as a replay.
             session.rollback()
@@ -284,10 +279,7 @@ def _run(action, *, created: bool = False):
 @access("cashier", "supervisor")
 def get_queue():
     session = db.session()
-    try:
-        who = _counter(session)
-    except PaymentError as exc:
-        return error_response(exc)
+    who = _counter(session)
     waiting = [
         {
             "id": t.id,

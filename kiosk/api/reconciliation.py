@@ -12,10 +12,9 @@ from flask import jsonify, request
 from kiosk import db
 from kiosk.access import access
 from kiosk.api import bp
-from kiosk.api.common import error_response, requested_day, requested_office
+from kiosk.api.common import requested_day, requested_office
 from payments import days, reconciliation
 from payments.posting import iso_utc
-from payments.states import PaymentError
 
 
 def _exception(e: reconciliation.ReconciliationException) -> dict[str, Any]:
@@ -84,12 +83,9 @@ def reconciliation_json(session, office: days.Office, day: dt.date) -> dict[str,
 @bp.route("/reconciliation", methods=["GET"])
 @access("finance")
 def get_reconciliation():
-    try:
-        office = requested_office()
-        day = requested_day(request.args.get("date"), office)
-        return jsonify(reconciliation_json(db.session(), office, day))
-    except PaymentError as exc:
-        return error_response(exc)
+    office = requested_office()
+    day = requested_day(request.args.get("date"), office)
+    return jsonify(reconciliation_json(db.session(), office, day))
 
 
 _ERR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}

@@ -17,7 +17,6 @@ from kiosk.access import access
 from kiosk.api import bp
 from kiosk.api.common import (
     BadRequest,
-    error_response,
     idempotency_key,
     requested_day,
     requested_office,
@@ -26,7 +25,6 @@ from kiosk.reports import daily_report_csv, daily_report_pdf
 from kiosk.security import current_principal
 from payments import days, reports
 from payments.posting import iso_utc
-from payments.states import PaymentError
 
 
 def _report() -> reports.DailyReport:
@@ -43,19 +41,13 @@ def _filename(report: reports.DailyReport, ext: str) -> str:
 @bp.route("/reports/daily", methods=["GET"])
 @access("finance", "supervisor")
 def daily_report():
-    try:
-        return jsonify(_report().as_dict())
-    except PaymentError as exc:
-        return error_response(exc)
+    return jsonify(_report().as_dict())
 
 
 @bp.route("/reports/daily.pdf", methods=["GET"])
 @access("finance", "supervisor")
 def daily_report_pdf_view():
-    try:
-        report = _report()
-    except PaymentError as exc:
-        return error_response(exc)
+    report = _report()
     from flask import current_app
 
     from kiosk.reports.measures_pdf import day_measures  # the performance-measures page
@@ -71,10 +63,7 @@ def daily_report_pdf_view():
 @bp.route("/reports/daily.csv", methods=["GET"])
 @access("finance", "supervisor")
 def daily_report_csv_view():
-    try:
-        report = _report()
-    except PaymentError as exc:
-        return error_response(exc)
+    report = _report()
     return Response(
         daily_report_csv(report),
         mimetype="text/csv",
@@ -113,24 +102,20 @@ def close_day(day: str):
     """Closing is idempotent by nature (a closed day stays closed, answered the same way); the
     Idempotency-Key is required like every mutating call."""
     session = db.session()
-    try:
-        idempotency_key()
-        office = requested_office()
-        business_day = requested_day(day, office)
-        exception = _close_body()
-        principal = current_principal()
-        outcome = days.close_day(
-            session,
-            office.id,
-            business_day,
-            actor=getattr(current_user, "username", None) or f"staff:{principal.user_id}",
-            exception=exception,
-            closed_by_id=principal.user_id,
-        )
-        session.commit()
-    except PaymentError as exc:
-        session.rollback()
-        return error_response(exc)
+    idempotency_key()
+    office = requested_office()
+    business_day = requested_day(day, office)
+    exception = _close_body()
+    principal = current_principal()
+    outcome = days.close_day(
+        session,
+        office.id,
+        business_day,
+        actor=getattr(current_user, "username", None) or f"staff:{principal.user_id}",
+        exception=exception,
+        closed_by_id=principal.user_id,
+    )
+    session.commit()
     return jsonify(_day_json(office, outcome))
 
 
