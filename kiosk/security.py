@@ -58,6 +58,16 @@ def current_principal() -> Principal:
 
 
 def init_app(app: Flask) -> None:
+    hops = app.config.get("PROXY_HOPS") or 0
+    if hops < 0:
+        raise ValueError("PAYOFFICE_PROXY_HOPS must be 0 or more")
+    if hops:
+        # Behind that many reverse proxies, believe the address and scheme they forward
+        # (the last `hops` entries of X-Forwarded-For / -Proto); a client cannot forge them.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
     # The access check is registered before CSRFProtect's own hook so that it runs first: a
     # caller without access gets 401/403 whatever it posts, and only callers who may use a
     # route are told about a missing token.

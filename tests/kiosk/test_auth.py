@@ -250,3 +250,49 @@ def test_a_password_typed_as_username_stays_out_of_the_log(client, sessions, off
     assert 'aria-describedby="login-error"' in html and 'aria-invalid="true"' in html
     [entry] = _audit(sessions, "login.failed")
     assert entry.actor == "(not a username)" and "Tr0ub4dor" not in entry.details
+
+
+def _client_behind_proxy(app, forwarded_for: str):
+    """A browser seen through one reverse proxy (10.0.0.2) that forwards its address."""
+    client = app.test_client()
+    client.environ_base.update(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded_for)
+    return client
+
+
+def test_behind_one_proxy_each_forwarded_client_has_its_own_limit(
+    database_url, engine, tmp_path, sessions, office
+):
+    app = create_app(
+        {
+            "ENV_NAME": "test",
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": str(tmp_path / "proxied"),
+            "SECRET_KEY": "proxy-test",
+            "PROXY_HOPS": 1,
+            "LOGIN_MAX_FAILURES_PER_ADDRESS": 2,
+        }
+    )
+    try:
+        user = _user(sessions, office)
+        # The proxy appends the real address; whatever the client wrote before it is ignored.
+        sprayer = _client_behind_proxy(app, "198.51.100.1, 203.0.113.5")
+        for name in ("spray.one", "spray.two"):
+            assert login(sprayer, name, "guessed password").status_code == 401
+        assert login(sprayer, user.username).status_code == 429
+        forged = _client_behind_proxy(app, "203.0.113.6, 203.0.113.5")  # same real client
+        assert login(forged, user.username).status_code == 429
+        neighbour = _client_behind_proxy(app, "203.0.113.77")  # same proxy, another client
+        assert login(neighbour, user.username).status_code == 302
+    finally:
+        app.extensions["payoffice.db"].engine.dispose()
+
+
+def test_without_proxy_hops_the_forwarded_header_is_ignored(app, sessions, office):
+    app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 2
+    user = _user(sessions, office)
+    for forged in ("203.0.113.1", "203.0.113.2"):
+        client = _client_behind_proxy(app, forged)
+        assert login(client, f"spray.{forged}", "guessed password").status_code == 401
+    # Different forged addresses, one real address (10.0.0.2): the limit holds.
+    assert login(_client_behind_proxy(app, "203.0.113.3"), user.username).status_code == 429
