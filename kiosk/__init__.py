@@ -52,9 +52,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(finance_deposit.bp, url_prefix="/finance")  # deposit, postings
     app.register_blueprint(finance_audit.bp, url_prefix="/finance")  # audit log viewer
     app.register_blueprint(finance_measures.bp, url_prefix="/finance")
-    from kiosk.views import finance_day, finance_recon
+    from kiosk.views import finance_day, finance_recon, finance_review
 
     app.register_blueprint(finance_recon.bp, url_prefix="/finance/reconciliation")
+    app.register_blueprint(finance_review.bp, url_prefix="/finance/review")  # flagged payments
     app.register_blueprint(finance_day.bp, url_prefix="/finance")  # business day, close
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(health_bp)

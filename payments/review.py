@@ -65,6 +65,7 @@ class Charge:
     last4: str | None
     accounted: str | None  # "payment" (its own charge), "refunded", or None (staff must act)
     refund_id: str | None = None
+    charge_id: str | None = None  # what the flag's reason and Stripe's dashboard name
 
     @property
     def charged(self) -> bool:
@@ -124,11 +125,15 @@ class Review:
         if self.processor_error is not None:
             return f"The card processor could not be read: {self.processor_error}"
         if self.unaccounted:
-            total = sum(c.amount_cents or 0 for c in self.unaccounted)
-            return (
-                f"{len(self.unaccounted)} charge(s) of {format_amount(total)} at the processor "
-                "are not accounted for: complete the payment with one, or refund them."
-            )
+            count = len(self.unaccounted)
+            total = format_amount(sum(c.amount_cents or 0 for c in self.unaccounted))
+            what = f"{count} charges of {total} in all" if count > 1 else f"A charge of {total}"
+            verb = "are" if count > 1 else "is"
+            if any(self.can_complete_with(c) for c in self.unaccounted):
+                todo = "complete the payment with the right one and refund any other"
+            else:
+                todo = "refund it" if count == 1 else "refund them"
+            return f"{what} at the processor {verb} not accounted for here: {todo}."
         return None
 
 
@@ -203,8 +208,11 @@ def load(
         attempts = _attempts(gateway, payment_id)
     except GatewayError as exc:
         return Review(**record, charges=(), processor_error=exc.message)
-    charges = tuple(_charge(a, own, refunds) for a in attempts)
-    return Review(**record, charges=charges)
+    charges = sorted(
+        (_charge(a, own, refunds) for a in attempts),
+        key=lambda c: (c.accounted != "payment", c.intent_id),  # the same order every time
+    )
+    return Review(**record, charges=tuple(charges))
 
 
 # -- settling --------------------------------------------------------------------------------
@@ -261,6 +269,7 @@ def refund_charge(
         charge.last4,
         "refunded",
         result.refund_id,
+        charge.charge_id,
     )
 
 
@@ -488,6 +497,7 @@ def _charge(attempt: CardResult, own: str | None, refunds: dict[str, str]) -> Ch
         attempt.last4,
         accounted,
         refunds.get(attempt.intent_id or ""),
+        attempt.charge_id,
     )
 
 

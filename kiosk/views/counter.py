@@ -33,6 +33,7 @@ LINKS: dict[str, tuple[str, ...]] = {
     "queue_api": ("api.get_queue",),
     "pin": ("counter_lock.pin",),
     "measures": ("finance_measures.dashboard",),
+    "review": ("finance_review.index",),
 }
 LANGUAGES = {"en": "English", "es": "Spanish", "vi": "Vietnamese"}
 

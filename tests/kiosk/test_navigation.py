@@ -14,6 +14,7 @@ FINANCE_LINKS = {
     "/finance/postings": "CIS posting batches",
     "/finance/measures": "Performance measures",
     "/finance/audit": "Audit log",
+    "/finance/review/": "Review",
 }
 
 
@@ -32,6 +33,7 @@ def _nav(page: str) -> dict[str, str]:
         "/finance/postings",
         "/finance/measures",
         "/finance/audit",
+        "/finance/review/",
     ],
 )
 def test_every_finance_page_links_every_finance_page(client, login_as, path):
@@ -44,10 +46,13 @@ def test_every_finance_page_links_every_finance_page(client, login_as, path):
         assert client.get(href).status_code == 200, href
 
 
-def test_supervisor_sees_only_the_measures_link(client, login_as):
+def test_supervisor_sees_only_the_measures_and_review_links(client, login_as):
     login_as("supervisor")
     page = client.get("/finance/measures").get_data(as_text=True)
-    assert _nav(page) == {"/finance/measures": "Performance measures"}
+    assert _nav(page) == {
+        "/finance/review/": "Review",
+        "/finance/measures": "Performance measures",
+    }
 
 
 def test_admin_page_links_the_audit_viewer(client, login_as):

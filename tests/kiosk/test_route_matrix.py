@@ -179,6 +179,12 @@ EXPECTED: dict[str, frozenset[str]] = {
     "finance_recon.page": FINANCE,
     "finance_recon.run": FINANCE,
     "finance_recon.resolve": FINANCE,
+    # finance and supervisors: card payments flagged for review (complete, refund, close)
+    "finance_review.index": FINANCE | SUPERVISOR,
+    "finance_review.detail": FINANCE | SUPERVISOR,
+    "finance_review.complete": FINANCE | SUPERVISOR,
+    "finance_review.refund": FINANCE | SUPERVISOR,
+    "finance_review.close": FINANCE | SUPERVISOR,
     # finance: the business day screen, begin closing, close, reopen (brief G1)
     "finance_day.day_page": FINANCE,
     "finance_day.begin_closing": FINANCE,
