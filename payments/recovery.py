@@ -141,16 +141,7 @@ def apply_verdict(
     assert result is not None
     if verdict.kind == "complete":
         if payment.processor_intent_id not in (None, result.intent_id):
-            audit.record(
-                session,
-                "payment.intent_replaced",
-                actor=actor,
-                entity="payment",
-                entity_id=payment.id,
-                office_id=payment.office_id,
-                details={"was": payment.processor_intent_id, "now": result.intent_id},
-            )
-            payment.processor_intent_id = result.intent_id
+            service.replace_intent(session, payment, result.intent_id, actor=actor)
         if payment.status == S.CREATED:
             states.transition(
                 session, payment, S.AWAITING_CARD, actor=actor, details={"recovered": True}

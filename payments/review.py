@@ -245,20 +245,15 @@ def refund_charge(
         raise service.GatewayFailure("gateway_unavailable", exc.message) from exc
     if result.status == "failed":
         raise service.GatewayFailure("refund_failed", "The card processor refused the refund.")
-    payment = _flagged_payment(session, payment_id, office_id)
-    audit.record(
+    _record(
         session,
+        _flagged_payment(session, payment_id, office_id),
         REFUNDED,
         actor=actor,
-        entity="payment",
-        entity_id=payment.id,
-        office_id=payment.office_id,
-        details={
-            "intent": intent_id,
-            "refund": result.refund_id,
-            "amount_cents": result.amount_cents,
-            "status": result.status,
-        },
+        intent=intent_id,
+        refund=result.refund_id,
+        amount_cents=result.amount_cents,
+        status=result.status,
     )
     session.flush()
     return Charge(
@@ -296,28 +291,12 @@ def complete_with(
     payment = service.get_payment(session, payment_id, lock=True)
     if payment.status not in IN_FLIGHT or not payment.needs_review:
         raise ReviewError("changed", "The payment changed meanwhile; look at it again.")
-    if payment.processor_intent_id != intent_id:
-        audit.record(
-            session,
-            "payment.intent_replaced",
-            actor=actor,
-            entity="payment",
-            entity_id=payment.id,
-            office_id=payment.office_id,
-            details={"was": payment.processor_intent_id, "now": intent_id, "review": True},
-        )
-        payment.processor_intent_id = intent_id
+    service.replace_intent(session, payment, intent_id, actor=actor, review=True)
     if payment.status == S.CREATED:
         states.transition(session, payment, S.AWAITING_CARD, actor=actor, details={"review": True})
     service.apply_card_result(session, payment, result, actor=actor, now=now)
-    audit.record(
-        session,
-        COMPLETED,
-        actor=actor,
-        entity="payment",
-        entity_id=payment.id,
-        office_id=payment.office_id,
-        details={"intent": intent_id, "receipt": payment.receipt_number},
+    _record(
+        session, payment, COMPLETED, actor=actor, intent=intent_id, receipt=payment.receipt_number
     )
     session.flush()
     return payment
@@ -366,18 +345,14 @@ def close(
         )
     payment.needs_review = False
     payment.updated_at = now or utcnow()
-    audit.record(
+    _record(
         session,
+        payment,
         CLOSED,
         actor=actor,
-        entity="payment",
-        entity_id=payment.id,
-        office_id=payment.office_id,
-        details={
-            "note": note,
-            "status": payment.status,
-            "intents": sorted(c.intent_id for c in review.charges if c.charged),
-        },
+        note=note,
+        status=payment.status,
+        intents=sorted(c.intent_id for c in review.charges if c.charged),
     )
     session.flush()
     return payment
@@ -392,6 +367,18 @@ def reviewed_intents(session: Session, payment_id: str) -> set[str]:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _record(session: Session, payment: Payment, action: str, *, actor: str, **details) -> None:
+    audit.record(
+        session,
+        action,
+        actor=actor,
+        entity="payment",
+        entity_id=payment.id,
+        office_id=payment.office_id,
+        details=details,
+    )
 
 
 def _flagged_payment(session: Session, payment_id: str, office_id: int | None) -> Payment:

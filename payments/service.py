@@ -780,6 +780,26 @@ def card_tender(payment: Payment) -> TenderLine | None:
     return next((t for t in payment.tenders if t.kind == TenderKind.CARD), None)
 
 
+def replace_intent(
+    session: Session, payment: Payment, intent_id: str, *, actor: str, **why: object
+) -> None:
+    """The payment is settled by another of its processor attempts than the one it names:
+    name that one (audited with the one it replaces)."""
+    if payment.processor_intent_id in (None, intent_id):
+        payment.processor_intent_id = intent_id
+        return
+    audit.record(
+        session,
+        "payment.intent_replaced",
+        actor=actor,
+        entity="payment",
+        entity_id=payment.id,
+        office_id=payment.office_id,
+        details={"was": payment.processor_intent_id, "now": intent_id, **why},
+    )
+    payment.processor_intent_id = intent_id
+
+
 def card_amount(payment: Payment) -> int | None:
     """What the processor should charge: the card tender plus any convenience fee."""
     tender = card_tender(payment)
