@@ -75,5 +75,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(counter_queue.bp, url_prefix="/counter")  # /counter/queue, /visits
     app.register_blueprint(lobby.bp, url_prefix="/lobby")  # public now-serving screen
+    from kiosk.views import counter_stations
+
+    app.register_blueprint(counter_stations.bp, url_prefix="/counter")  # held stations
     security.check_every_route_declares_access(app)
     return app

@@ -10,6 +10,7 @@ transaction and never commit.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import ForeignKey, Index, Integer, String, select, text
 from sqlalchemy.exc import IntegrityError
@@ -162,6 +163,86 @@ def end(
         entity_id=sign_in.station_id,
         details={"sign_in": sign_in.id, "staff_user_id": sign_in.staff_user_id},
     )
+
+
+@dataclass(frozen=True)
+class HeldStation:
+    """One station of an office held by an active sign-in, for the supervisor's list."""
+
+    sign_in_id: int
+    station_id: int
+    station: str
+    staff_user_id: int
+    cashier: str
+    started_at: dt.datetime
+    last_activity_at: dt.datetime
+    locked_at: dt.datetime | None
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_at is not None
+
+
+def active_sign_ins(session: Session, office_id: int) -> list[HeldStation]:
+    """The office's stations held by an active sign-in, by station name (unpaired browsers
+    hold no station and are not listed)."""
+    rows = session.execute(
+        select(CounterSignIn, Station.name, StaffUser.full_name)
+        .join(Station, Station.id == CounterSignIn.station_id)
+        .join(StaffUser, StaffUser.id == CounterSignIn.staff_user_id)
+        .where(Station.office_id == office_id, CounterSignIn.ended_at.is_(None))
+        .order_by(Station.name, CounterSignIn.id)
+    ).all()
+    return [_held(row, station, cashier) for row, station, cashier in rows]
+
+
+def _held(sign_in: CounterSignIn, station: str, cashier: str) -> HeldStation:
+    return HeldStation(
+        sign_in_id=sign_in.id,
+        station_id=sign_in.station_id,
+        station=station,
+        staff_user_id=sign_in.staff_user_id,
+        cashier=cashier,
+        started_at=sign_in.started_at,
+        last_activity_at=sign_in.last_activity_at,
+        locked_at=sign_in.locked_at,
+    )
+
+
+def release(
+    session: Session,
+    sign_in_id: int,
+    *,
+    office_id: int,
+    supervisor: StaffUser,
+    own_sign_in_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> HeldStation:
+    """A signed-in supervisor frees a station of their office from their own screen: the
+    sign-in ends (reason ``released``, audited with the supervisor as actor). Refused with
+    a ``SignInError`` (nothing changed) when the sign-in is not at a station of this office,
+    has ended already, or is the supervisor's own current sign-in."""
+    sign_in = None
+    if 0 < sign_in_id < 2**31:  # beyond a PostgreSQL integer: no such row (not an error)
+        sign_in = session.get(
+            CounterSignIn, sign_in_id, with_for_update=True, populate_existing=True
+        )
+    station = session.get(Station, sign_in.station_id) if sign_in and sign_in.station_id else None
+    if sign_in is None or station is None or station.office_id != office_id:
+        raise SignInError("not_found", "That sign-in is not at a station of your office.")
+    if sign_in_id == own_sign_in_id:
+        raise SignInError(
+            "own_sign_in", "That is your own sign-in at this station: sign out to free it."
+        )
+    if not sign_in.active:
+        raise SignInError(
+            "already_ended",
+            f"{holder_name(session, sign_in)}'s sign-in at {station.name} has ended already: "
+            "nothing was changed.",
+        )
+    held = _held(sign_in, station.name, holder_name(session, sign_in))
+    end(session, sign_in, reason="released", actor=supervisor.username, now=now)
+    return held
 
 
 def lock(

@@ -34,6 +34,7 @@ LINKS: dict[str, tuple[str, ...]] = {
     "pin": ("counter_lock.pin",),
     "measures": ("finance_measures.dashboard",),
     "review": ("finance_review.index",),
+    "stations": ("counter_stations.index",),
 }
 LANGUAGES = {"en": "English", "es": "Spanish", "vi": "Vietnamese"}
 

@@ -105,6 +105,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "counter_lock.heartbeat": COUNTER,
     "counter_lock.pin": COUNTER,
     "counter_lock.release": GUEST,  # a supervisor's typed credentials free a held station
+    "counter_stations.index": SUPERVISOR,  # held stations, freed from the supervisor's screen
+    "counter_stations.release": SUPERVISOR,
     "counter_override.void": COUNTER,
     "counter_override.refund": COUNTER,
     "counter_drawer.index": COUNTER,
