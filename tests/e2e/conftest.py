@@ -22,10 +22,8 @@ from werkzeug.serving import make_server
 from kiosk import create_app
 from kiosk.auth import DEVICE_COOKIE
 from tests import factories
-from tests.e2e.pages import open_page
+from tests.e2e.pages import ARTIFACTS, REPO, open_page  # noqa: F401  (re-exported)
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

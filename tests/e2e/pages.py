@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from tests import factories
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+# The staff screens' sizes: a counter laptop and a desk monitor.
+VIEWS = {"1366": {"width": 1366, "height": 768}, "1920": {"width": 1920, "height": 1080}}
+
+
+def fresh_folder(name: str) -> Path:
+    """``test-artifacts/<name>``, emptied of an earlier run's screenshots."""
+    folder = ARTIFACTS / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def staff_username(sessions, office, role: str, **kw) -> str:
+    """A new staff user of the office with that role (committed); their username."""
+    with sessions() as s:
+        user = factories.make_staff(s, role, office_id=office.id, **kw)
+        s.commit()
+        return user.username
 
 
 def open_page(context, *, every_console_error: bool = False):

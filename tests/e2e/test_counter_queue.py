@@ -6,8 +6,6 @@ violations. Screenshots: test-artifacts/test_counter_queue_keyboard/."""
 
 from __future__ import annotations
 
-import shutil
-
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -16,7 +14,8 @@ from kiosk.auth import DEVICE_COOKIE
 from kiosk.models import Visit
 from kiosk.stations import pair
 from tests import factories
-from tests.e2e.conftest import ARTIFACTS, LANDSCAPE, axe_violations, describe
+from tests.e2e.conftest import LANDSCAPE, axe_violations, describe
+from tests.e2e.pages import fresh_folder
 
 COUNTER_VIEW = {"width": 1366, "height": 768}
 
@@ -30,9 +29,7 @@ def test_counter_queue_keyboard(browser, live_server, sessions, office):
             queue.issue_ticket(s, office_id=office.id, service=service, language=language)
         s.commit()
         username = cashier.username
-    folder = ARTIFACTS / "test_counter_queue_keyboard"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    folder = fresh_folder("test_counter_queue_keyboard")
 
     def shoot(page, name: str) -> None:
         violations = axe_violations(page)

@@ -3,27 +3,17 @@ clean, no script or CSP errors, and "Begin closing" shows the checklist of what 
 
 from __future__ import annotations
 
-import shutil
-
 from playwright.sync_api import expect
 
-from tests import factories
-from tests.e2e.conftest import ARTIFACTS, axe_violations, describe
-from tests.e2e.pages import open_page, sign_in
+from tests.e2e.conftest import axe_violations, describe
+from tests.e2e.pages import VIEWS, fresh_folder, open_page, sign_in, staff_username
 from tests.kiosk.test_finance_day import _day_with_payments_and_an_open_drawer
-
-VIEWS = {"1366": {"width": 1366, "height": 768}, "1920": {"width": 1920, "height": 1080}}
 
 
 def test_day_screen_looks_right_and_is_accessible(browser, live_server, sessions, office):
     _day_with_payments_and_an_open_drawer(sessions, office)
-    with sessions() as s:
-        user = factories.make_staff(s, "finance", office_id=office.id)
-        s.commit()
-        username = user.username
-    folder = ARTIFACTS / "finance_day"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    username = staff_username(sessions, office, "finance")
+    folder = fresh_folder("finance_day")
 
     context = browser.new_context(viewport=VIEWS["1366"], base_url=live_server.url)
     page, errors = open_page(context)

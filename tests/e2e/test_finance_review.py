@@ -8,15 +8,12 @@ review with a note. Screenshots at 1366x768 and 1920x1080, axe clean, no script 
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from playwright.sync_api import expect
 
 from kiosk.webhooks import GATEWAY_FACTORY
-from tests import factories
-from tests.e2e.conftest import ARTIFACTS, axe_violations, describe
-from tests.e2e.pages import open_page, sign_in
+from tests.e2e.conftest import axe_violations, describe
+from tests.e2e.pages import VIEWS, fresh_folder, open_page, sign_in, staff_username
 from tests.kiosk.test_finance_review import second_charge, sweep
 from tests.payments.conftest import make_world
 from tests.payments.stripe_terminal.conftest import (  # noqa: F401  (fixtures)
@@ -27,7 +24,6 @@ from tests.payments.stripe_terminal.conftest import (  # noqa: F401  (fixtures)
 from tests.payments.stripe_terminal.helpers import READER, card_payment, start
 
 pytestmark = pytest.mark.filterwarnings("ignore:Bare functions are deprecated")
-VIEWS = {"1366": {"width": 1366, "height": 768}, "1920": {"width": 1920, "height": 1080}}
 
 
 def _look(page, folder, name: str) -> None:
@@ -49,13 +45,8 @@ def test_finance_refunds_the_stray_charge_and_closes(
     assert sweep(sessions, gateway).outcomes == {"completed": 1}
     stray = second_charge(standin, payment.id)
     assert sweep(sessions, gateway).unmatched == 1
-    with sessions() as s:
-        user = factories.make_staff(s, "finance", office_id=office.id)
-        s.commit()
-        username = user.username
-    folder = ARTIFACTS / "finance_review"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    username = staff_username(sessions, office, "finance")
+    folder = fresh_folder("finance_review")
 
     context = browser.new_context(viewport=VIEWS["1366"], base_url=live_server.url)
     page, errors = open_page(context)

@@ -4,14 +4,12 @@ the next number; no axe-core violations. Screenshot: test-artifacts/test_lobby_n
 
 from __future__ import annotations
 
-import shutil
-
 from playwright.sync_api import expect
 
 from kiosk import queue
 from tests import factories
-from tests.e2e.conftest import ARTIFACTS, LANDSCAPE, axe_violations, describe
-from tests.e2e.pages import open_page
+from tests.e2e.conftest import LANDSCAPE, axe_violations, describe
+from tests.e2e.pages import fresh_folder, open_page
 
 
 def test_lobby_now_serving(browser, live_server, sessions, office):
@@ -26,9 +24,7 @@ def test_lobby_now_serving(browser, live_server, sessions, office):
         queue.call_next(s, who)  # B001 at Counter 1
         s.commit()
 
-    folder = ARTIFACTS / "test_lobby_now_serving"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    folder = fresh_folder("test_lobby_now_serving")
     context = browser.new_context(viewport=LANDSCAPE, base_url=live_server.url, locale="en-US")
     page, errors = open_page(context, every_console_error=True)
     try:

@@ -4,28 +4,21 @@ clean, no script or CSP errors, and the period picker works from the keyboard.""
 from __future__ import annotations
 
 import re
-import shutil
 
 from playwright.sync_api import expect
 
-from tests import factories
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM_ARGS, axe_violations, describe  # noqa: F401
-from tests.e2e.pages import open_page, sign_in
+from tests.e2e.pages import VIEWS, fresh_folder, open_page, sign_in, staff_username
 from tests.kiosk import measures_data as data
 from tests.kiosk.measures_data import DAY
-
-VIEWS = {"1366": {"width": 1366, "height": 768}, "1920": {"width": 1920, "height": 1080}}
 
 
 def test_dashboard_looks_right_and_is_accessible(browser, live_server, sessions, office):
     with sessions() as s:
         data.build_day(s, s.merge(office))
-        user = factories.make_staff(s, "finance", office_id=office.id)
         s.commit()
-        username = user.username
-    folder = ARTIFACTS / "measures_dashboard"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    username = staff_username(sessions, office, "finance")
+    folder = fresh_folder("measures_dashboard")
 
     context = browser.new_context(viewport=VIEWS["1366"], base_url=live_server.url)
     page, errors = open_page(context)
