@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from payments.db import Base, UTCDateTime, utcnow
-from payments.prepared import Prepared, current_transaction, insert_into
+from payments.prepared import Prepared, current_transaction, insert_into, known_transaction
 
 GENESIS = "0" * 64
 _PG_LOCK_KEY = 7270011  # advisory lock id that serializes appends on PostgreSQL
@@ -140,6 +140,13 @@ def _state(session: Session) -> _Head:
             _LOCK.one(session, {"k": _PG_LOCK_KEY})
         state = transaction.scratch[_STATE] = _Head()
     return state
+
+
+def appended(session: Session) -> bool:
+    """Whether the session's open transaction has appended entries not yet committed."""
+    transaction = known_transaction(session)
+    state = transaction.scratch.get(_STATE) if transaction is not None else None
+    return state is not None and state.seq is not None
 
 
 def lock(session: Session) -> None:

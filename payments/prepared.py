@@ -112,6 +112,11 @@ def current_transaction(session: Session) -> Transaction:
     return known
 
 
+def known_transaction(session: Session) -> Transaction | None:
+    """The session's transaction if one is open and known here; never begins one."""
+    return session.info.get(_CURRENT)
+
+
 def transaction_connection(session: Session) -> tuple[Any, Dialect]:
     """The DBAPI connection of the session's transaction, and its dialect."""
     known = current_transaction(session)

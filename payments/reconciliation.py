@@ -49,7 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from payments import audit, days
+from payments import audit, days, review
 from payments.db import Base, UTCDateTime, business_date, utcnow
 from payments.gateway import idempotency_key
 from payments.models import Payment, PaymentStatus, Refund, TenderKind, TenderLine
@@ -58,6 +58,7 @@ from payments.states import PaymentError
 log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system:reconciliation"
+REVIEW_ACTOR = "system:payment review"  # resolved by a review of the payment (payments.review)
 MAX_NOTE = 1000
 DEFAULT_GRACE_DAYS = 5
 _PG_LOCK_KEY = 727007  # advisory lock class: reconciliation runs, per office
@@ -412,6 +413,7 @@ class Finding:
     expected_cents: int | None = None
     actual_cents: int | None = None
     detail: str = ""
+    explained: str | None = None  # already accounted for elsewhere: stored resolved, with this
 
 
 @dataclass(frozen=True)
@@ -591,6 +593,13 @@ def reconcile(
             what = f"payment {owner.id} is {owner.status}"
         else:
             what = "no payment of ours names it"
+        explained = None
+        if (
+            owner is not None
+            and charge.payment_intent in review.refunded_charges(session, owner.id)
+            and charge.amount_refunded_cents >= charge.amount_cents
+        ):
+            explained = f"Refunded in full by the review of payment {owner.id}."
         findings.append(
             Finding(
                 ExceptionKind.CHARGE_WITHOUT_RECEIPT,
@@ -599,6 +608,7 @@ def reconcile(
                 charge_id=charge.id,
                 actual_cents=charge.amount_cents,
                 detail=what,
+                explained=explained,
             )
         )
 
@@ -813,6 +823,9 @@ def _match_refunds(session, office_id, day, tz, cards, stripe_refunds, charges_b
         charge = charges_by_id.get(r.charge_id)
         if owner is None and charge is not None and charge.office_id not in (None, str(office_id)):
             continue
+        by_review = owner is not None and r.id in set(
+            review.refunded_charges(session, owner.id).values()
+        )
         findings.append(
             Finding(
                 ExceptionKind.REFUND_WITHOUT_RECORD,
@@ -823,6 +836,11 @@ def _match_refunds(session, office_id, day, tz, cards, stripe_refunds, charges_b
                 actual_cents=r.amount_cents,
                 detail=(
                     f"on receipt {owner.receipt_number}" if owner is not None else "charge not ours"
+                ),
+                explained=(
+                    f"The review of payment {owner.id} refunded a stray charge with it."
+                    if by_review
+                    else None
                 ),
             )
         )
@@ -919,7 +937,7 @@ def _sync_exceptions(session, office_id, day, findings, now) -> tuple[int, int, 
             )
         )
     }
-    new = 0
+    new = explained_now = 0
     seen: set[tuple[str, str]] = set()
     for f in findings:
         key = (f.kind.value, f.ref)
@@ -928,33 +946,39 @@ def _sync_exceptions(session, office_id, day, findings, now) -> tuple[int, int, 
         seen.add(key)
         row = existing.get(key)
         if row is None:
-            session.add(
-                ReconciliationException(
-                    office_id=office_id,
-                    business_date=day,
-                    kind=f.kind.value,
-                    ref=f.ref,
-                    payment_id=f.payment_id,
-                    charge_id=f.charge_id,
-                    refund_id=f.refund_id,
-                    expected_cents=f.expected_cents,
-                    actual_cents=f.actual_cents,
-                    detail=f.detail,
-                    found_at=now,
-                    last_seen_at=now,
-                )
+            row = ReconciliationException(
+                office_id=office_id,
+                business_date=day,
+                kind=f.kind.value,
+                ref=f.ref,
+                payment_id=f.payment_id,
+                charge_id=f.charge_id,
+                refund_id=f.refund_id,
+                expected_cents=f.expected_cents,
+                actual_cents=f.actual_cents,
+                detail=f.detail,
+                found_at=now,
+                last_seen_at=now,
             )
-            new += 1
-            continue
-        row.last_seen_at = now
-        row.expected_cents, row.actual_cents, row.detail = (
-            f.expected_cents,
-            f.actual_cents,
-            f.detail,
-        )
-        if row.resolved_at is not None and row.resolved_by == SYSTEM_ACTOR:
-            # It had gone away on its own and is back: open again.
-            row.resolved_at = row.resolved_by = row.resolution_note = None
+            session.add(row)
+            if f.explained is None:
+                new += 1
+        else:
+            row.last_seen_at = now
+            row.expected_cents, row.actual_cents, row.detail = (
+                f.expected_cents,
+                f.actual_cents,
+                f.detail,
+            )
+            if row.resolved_at is not None and row.resolved_by == SYSTEM_ACTOR:
+                # It had gone away on its own and is back: open again.
+                row.resolved_at = row.resolved_by = row.resolution_note = None
+        if f.explained is not None and row.resolved_at is None:
+            row.resolved_at = now
+            row.resolved_by = REVIEW_ACTOR
+            row.resolution_note = f.explained
+            if row.id is not None:
+                explained_now += 1  # was open: the review settled it since the last run
     gone = 0
     for key, row in existing.items():
         if key not in seen and row.resolved_at is None:
@@ -964,6 +988,7 @@ def _sync_exceptions(session, office_id, day, findings, now) -> tuple[int, int, 
                 "%Y-%m-%d %H:%M UTC"
             )
             gone += 1
+    gone += explained_now
     session.flush()
     still = session.scalar(
         select(func.count()).where(

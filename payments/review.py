@@ -186,7 +186,7 @@ def load(
     transaction before calling the processor (unless the gateway lives in this session)."""
     payment = _flagged_payment(session, payment_id, office_id)
     reason, at, by = _flag_entries(session, [payment.id]).get(payment.id, ("flagged", None, None))
-    refunds = _review_refunds(session, payment.id)
+    refunds = refunded_charges(session, payment.id)
     record = {
         "payment_id": payment.id,
         "office_id": payment.office_id,
@@ -436,8 +436,9 @@ def _reason(action: str, details: dict) -> str:
     return str(details.get("reason") or "flagged by the recovery sweep")
 
 
-def _review_refunds(session: Session, payment_id: str) -> dict[str, str]:
-    """Intent id -> refund id, for the charges a review refunded."""
+def refunded_charges(session: Session, payment_id: str) -> dict[str, str]:
+    """Intent id -> refund id, for the charges a review of the payment refunded (the card
+    reconciliation explains their charge and refund with it)."""
     return {
         d["intent"]: d.get("refund") or ""
         for d in _details(session, payment_id, (REFUNDED,))
@@ -446,9 +447,17 @@ def _review_refunds(session: Session, payment_id: str) -> dict[str, str]:
 
 
 def _leave_transaction(session: Session, gateway: CardGateway) -> None:
-    """No database transaction (and no SQLite write lock) across a call to the processor."""
-    if getattr(gateway, "session", None) is not session:
-        session.rollback()
+    """No database transaction (and no SQLite write lock) across a call to the processor.
+    Each step is its own transaction: one called with the previous step's writes still
+    pending would roll them back, so that is refused, loudly."""
+    if getattr(gateway, "session", None) is session:
+        return
+    if session.new or session.dirty or session.deleted or audit.appended(session):
+        raise RuntimeError(
+            "payments.review: commit the previous step first (each step ends the transaction "
+            "before it calls the card processor)"
+        )
+    session.rollback()
 
 
 def _attempts(gateway: CardGateway, payment_id: str) -> list[CardResult]:

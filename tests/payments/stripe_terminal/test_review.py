@@ -147,6 +147,7 @@ def test_a_charge_of_another_amount_is_refunded_and_the_payment_canceled(
 
     with sessions() as s:
         review.refund_charge(s, payment.id, charge.intent_id, gateway, actor="finance1")
+        s.commit()  # each step is its own transaction
         review.close(s, payment.id, gateway, note="customer paid cash", actor="finance1")
         s.commit()
     closed = fresh(sessions, payment.id)
@@ -169,6 +170,7 @@ def test_a_card_charged_after_the_payment_was_canceled(sessions, session, world,
     assert not seen.in_flight and len(seen.unaccounted) == 1
     with sessions() as s:
         review.refund_charge(s, payment.id, seen.charges[0].intent_id, gateway, actor="f1")
+        s.commit()  # each step is its own transaction
         review.close(s, payment.id, gateway, note="refunded", actor="f1")
         s.commit()
     assert fresh(sessions, payment.id).status == S.CANCELED
@@ -194,6 +196,7 @@ def test_a_second_charge_for_a_completed_payment(sessions, session, world, stand
     assert refused.value.code == "not_refundable"  # the receipt's own charge stays
     with sessions() as s:
         review.refund_charge(s, payment.id, again, gateway, actor="f1")
+        s.commit()  # each step is its own transaction
         review.close(s, payment.id, gateway, note="second tap refunded", actor="f1")
         s.commit()
     assert fresh(sessions, payment.id).status == S.SUCCEEDED
@@ -241,3 +244,71 @@ def _cash(world):
     from tests.payments.conftest import command, tender
 
     return command(world, 700, tender("cash", 700))
+
+
+def test_the_card_reconciliation_explains_what_a_review_refunded(
+    sessions, world, standin, gateway, two_charges
+):
+    """Reconciled before the review: the stray charge is an open exception; after the review
+    refunded it, the rerun resolves it and its refund with the review's words. Nothing is
+    left for finance, and the day's matched charges are unchanged."""
+    from payments import reconciliation
+    from payments.reconciliation import REVIEW_ACTOR, ReconciliationException
+    from payments.stripe_ledger import StripeApiLedger
+
+    payment_id, own, stray = two_charges
+    ledger = StripeApiLedger(API_KEY, api_base=standin.url, max_network_retries=0)
+    with sessions() as s:
+        review.complete_with(s, payment_id, own, gateway, actor="f1")
+        s.commit()
+        day = s.get(Payment, payment_id).business_date
+        before = reconciliation.reconcile(s, world.office.id, day, ledger)
+        s.commit()
+    assert [f.kind.value for f in before.findings] == ["charge_without_receipt"]
+    assert before.new_exceptions == 1 and before.still_open == 1
+
+    with sessions() as s:
+        review.refund_charge(s, payment_id, stray, gateway, actor="f1")
+        s.commit()  # each step is its own transaction
+        review.close(s, payment_id, gateway, note="double tap", actor="f1")
+        s.commit()
+    with sessions() as s:
+        after = reconciliation.reconcile(s, world.office.id, day, ledger)
+        s.commit()
+        rows = s.scalars(select(ReconciliationException).order_by(ReconciliationException.kind))
+        settled = {(r.kind, r.resolved_by, r.resolution_note) for r in rows}
+    assert (after.new_exceptions, after.still_open, after.auto_resolved) == (0, 0, 1)
+    assert after.matched_count == before.matched_count == 1
+    assert settled == {
+        (
+            "charge_without_receipt",
+            REVIEW_ACTOR,
+            f"Refunded in full by the review of payment {payment_id}.",
+        ),
+        (
+            "refund_without_record",
+            REVIEW_ACTOR,
+            f"The review of payment {payment_id} refunded a stray charge with it.",
+        ),
+    }
+    with sessions() as s:  # a third run changes nothing
+        again = reconciliation.reconcile(s, world.office.id, day, ledger)
+        s.commit()
+    assert (again.new_exceptions, again.still_open, again.auto_resolved) == (0, 0, 0)
+
+
+def test_a_step_refuses_to_share_the_previous_steps_transaction(
+    sessions, standin, gateway, two_charges
+):
+    """Each step ends the transaction before it calls the processor: chained without a
+    commit, the second step would roll the first one back. It refuses instead, before
+    touching the processor, and the first step's work is still there to commit."""
+    payment_id, own, stray = two_charges
+    with sessions() as s:
+        review.complete_with(s, payment_id, own, gateway, actor="f1")
+        with pytest.raises(RuntimeError, match="commit the previous step first"):
+            review.refund_charge(s, payment_id, stray, gateway, actor="f1")
+        s.commit()
+    assert fresh(sessions, payment_id).status == S.SUCCEEDED
+    assert refunds_at_stripe(standin, stray) == []
+    assert review.COMPLETED in actions(sessions, payment_id)
