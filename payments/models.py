@@ -81,6 +81,14 @@ class Payment(Base):
         Index("ix_payments_status_created", "status", "created_at"),
         Index("ix_payments_office_day", "office_id", "business_date"),
         Index("ix_payments_account", "account_id", "created_at"),
+        # The few payments flagged for staff, counted on every finance page and counter hub.
+        Index(
+            "ix_payments_needs_review",
+            "needs_review",
+            "office_id",
+            sqlite_where=text("needs_review IS 1"),
+            postgresql_where=text("needs_review IS true"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)

@@ -69,3 +69,28 @@ def test_expression_indexes_are_created(database_url, tmp_path, pg_database):
         assert {"ix_accounts_name_upper", "ix_accounts_phone_digits"} <= names
     finally:
         _restore(engine, pg_database)
+
+
+def test_flagged_payments_are_counted_from_their_partial_index(database_url, tmp_path, pg_database):
+    """The count on every finance page reads only the flagged payments' index entries."""
+    engine = _fresh_engine(database_url, tmp_path)
+    try:
+        upgrade(engine)
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                plan = conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN SELECT count(*) FROM payments "
+                    "WHERE office_id = ? AND needs_review IS 1",
+                    (1,),
+                ).all()
+                assert "ix_payments_needs_review" in plan[0][-1]
+            else:
+                definition = conn.execute(
+                    text(
+                        "SELECT indexdef FROM pg_indexes "
+                        "WHERE indexname = 'ix_payments_needs_review'"
+                    )
+                ).scalar_one()
+                assert "WHERE (needs_review IS TRUE)" in definition
+    finally:
+        _restore(engine, pg_database)

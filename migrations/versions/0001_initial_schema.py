@@ -545,6 +545,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_payments_drawer_session_id'), ['drawer_session_id'], unique=False)
         batch_op.create_index('ix_payments_office_day', ['office_id', 'business_date'], unique=False)
         batch_op.create_index('ix_payments_status_created', ['status', 'created_at'], unique=False)
+        batch_op.create_index('ix_payments_needs_review', ['needs_review', 'office_id'], unique=False, sqlite_where=sa.text('needs_review IS 1'), postgresql_where=sa.text('needs_review IS true'))
 
     op.create_table('visits',
     sa.Column('id', sa.String(length=32), nullable=False),
@@ -710,6 +711,7 @@ def downgrade() -> None:
 
     op.drop_table('visits')
     with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.drop_index('ix_payments_needs_review', sqlite_where=sa.text('needs_review IS 1'), postgresql_where=sa.text('needs_review IS true'))
         batch_op.drop_index('ix_payments_status_created')
         batch_op.drop_index('ix_payments_office_day')
         batch_op.drop_index(batch_op.f('ix_payments_drawer_session_id'))
