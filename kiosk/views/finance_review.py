@@ -137,24 +137,19 @@ def _settle(payment_id: str, what: str, act):
     return redirect(url_for(".detail", payment_id=payment_id), code=303)
 
 
-def _gateway_or_fail(gateway):
+def _on_the_charge(step, session, payment_id: str, gateway, office_id: int):
+    """Run a review step on the charge the form names (it needs the card processor)."""
     if gateway is None:
         raise review.ReviewError("no_gateway", "No card processor is configured.")
-    return gateway
+    intent_id = request.form.get("intent_id", "")
+    return step(session, payment_id, intent_id, gateway, actor=_actor(), office_id=office_id)
 
 
 @bp.route("/<payment_id>/complete", methods=["POST"])
 @access("finance", "supervisor")
 def complete(payment_id: str):
     def act(session, gateway, office_id):
-        payment = review.complete_with(
-            session,
-            payment_id,
-            request.form.get("intent_id", ""),
-            _gateway_or_fail(gateway),
-            actor=_actor(),
-            office_id=office_id,
-        )
+        payment = _on_the_charge(review.complete_with, session, payment_id, gateway, office_id)
         return f"Payment completed with that charge: receipt {payment.receipt_number}."
 
     return _settle(payment_id, "completed", act)
@@ -164,14 +159,7 @@ def complete(payment_id: str):
 @access("finance", "supervisor")
 def refund(payment_id: str):
     def act(session, gateway, office_id):
-        charge = review.refund_charge(
-            session,
-            payment_id,
-            request.form.get("intent_id", ""),
-            _gateway_or_fail(gateway),
-            actor=_actor(),
-            office_id=office_id,
-        )
+        charge = _on_the_charge(review.refund_charge, session, payment_id, gateway, office_id)
         card = (
             f" to {(charge.brand or 'the card').title()} ending {charge.last4}"
             if charge.last4
