@@ -220,7 +220,11 @@ def enqueue_receipt(
         )
         messages.append(
             enqueue(
-                session, PRINT_TOPIC, job_key(payment.receipt_number, copy, reprint_no), payload
+                session,
+                PRINT_TOPIC,
+                job_key(payment.receipt_number, copy, reprint_no),
+                payload,
+                office_id=payment.office_id,
             )
         )
     if copies:
@@ -228,7 +232,11 @@ def enqueue_receipt(
     if email and not reprint:
         messages.append(
             enqueue(
-                session, EMAIL_TOPIC, f"{payment.receipt_number}:email", email_payload(doc, email)
+                session,
+                EMAIL_TOPIC,
+                f"{payment.receipt_number}:email",
+                email_payload(doc, email),
+                office_id=payment.office_id,
             )
         )
     return messages
@@ -298,7 +306,11 @@ def enqueue_ticket(
     expires = utcnow() + KIOSK_RECEIPT_WINDOW
     _print_soon(session)
     return enqueue(
-        session, PRINT_TOPIC, key, print_payload(doc, station.printer_url, expires_at=expires)
+        session,
+        PRINT_TOPIC,
+        key,
+        print_payload(doc, station.printer_url, expires_at=expires),
+        office_id=office.id,
     )
 
 
@@ -324,7 +336,11 @@ def enqueue_service_request(
     key = f"service-request:{office.code}:{request.reference}"
     _print_soon(session)
     return enqueue(
-        session, PRINT_TOPIC, key, print_payload(doc, station.printer_url, expires_at=expires)
+        session,
+        PRINT_TOPIC,
+        key,
+        print_payload(doc, station.printer_url, expires_at=expires),
+        office_id=office.id,
     )
 
 

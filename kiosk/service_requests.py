@@ -119,6 +119,7 @@ def create_request(
         CIS_SERVICE_REQUEST_TOPIC,
         reference,
         service_request_record(request, office.code, account_number=account.number),
+        office_id=office_id,
     )
     return request
 

@@ -78,5 +78,11 @@ def end_visit(session: Session, visit: Visit, *, outcome: str | None = None) -> 
     visit.ended_at = utcnow()
     session.flush()
     office = session.get(Office, visit.office_id)
-    outbox.enqueue(session, CIS_VISIT_TOPIC, visit.id, visit_record(visit, office.code))
+    outbox.enqueue(
+        session,
+        CIS_VISIT_TOPIC,
+        visit.id,
+        visit_record(visit, office.code),
+        office_id=visit.office_id,
+    )
     return True

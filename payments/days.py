@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from payments import audit
@@ -192,9 +192,9 @@ def in_flight_count(session: Session, office_id: int, day: dt.date, tz: ZoneInfo
     return next((int(n) for office, n in rows if office == office_id), 0)
 
 
-def undelivered_cis_count(session: Session, before: dt.datetime) -> int:
-    """CIS postings written before ``before`` and still undelivered. Outbox messages carry no
-    office, so this counts every office's: a CIS outage holds every office's close."""
+def undelivered_cis_count(session: Session, office_id: int, before: dt.datetime) -> int:
+    """The office's CIS postings written before ``before`` and still undelivered (and any
+    that name no office). Another office's undelivered postings do not hold this one's close."""
     return (
         session.scalar(
             select(func.count())
@@ -204,6 +204,7 @@ def undelivered_cis_count(session: Session, before: dt.datetime) -> int:
                 OutboxMessage.topic != POSTING_BATCH_TOPIC,
                 OutboxMessage.status == PENDING,
                 OutboxMessage.created_at < before,
+                or_(OutboxMessage.office_id == office_id, OutboxMessage.office_id.is_(None)),
             )
         )
         or 0
@@ -220,7 +221,7 @@ def close_blockers(session: Session, office_id: int, day: dt.date) -> list[Block
     flying = in_flight_count(session, office_id, day, tz)
     if flying:
         found.append(Blocker("payments_in_flight", flying, f"{flying} payment(s) still in flight"))
-    cis = undelivered_cis_count(session, end)
+    cis = undelivered_cis_count(session, office_id, end)
     if cis:
         found.append(Blocker("cis_undelivered", cis, f"{cis} CIS posting(s) not yet delivered"))
     return found

@@ -43,6 +43,9 @@ class OutboxMessage(Base):
     payload: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The office whose record the message carries (None: not one office's): a day close
+    # waits only for its own office's CIS postings.
+    office_id: Mapped[int | None] = mapped_column(Integer)
     available_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     leased_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     leased_by: Mapped[str | None] = mapped_column(String(64))
@@ -63,18 +66,34 @@ class DeliveryError(Exception):
 Handler = Callable[[OutboxMessage], str | None]
 
 
-def enqueue(session: Session, topic: str, key: str, payload: Mapping[str, Any]) -> OutboxMessage:
-    """Add a message to the caller's transaction. ``key`` identifies the record it reports."""
+def enqueue(
+    session: Session,
+    topic: str,
+    key: str,
+    payload: Mapping[str, Any],
+    *,
+    office_id: int | None = None,
+) -> OutboxMessage:
+    """Add a message to the caller's transaction. ``key`` identifies the record it reports;
+    ``office_id`` the office whose record it is."""
     msg = OutboxMessage(
         topic=topic,
         key=key,
         payload=json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False),
+        office_id=office_id,
     )
     session.add(msg)
     return msg
 
 
-def enqueue_now(session: Session, topic: str, key: str, payload: Mapping[str, Any]) -> None:
+def enqueue_now(
+    session: Session,
+    topic: str,
+    key: str,
+    payload: Mapping[str, Any],
+    *,
+    office_id: int | None = None,
+) -> None:
     """``enqueue`` for hot paths (a payment's CIS message): the row is written at once with a
     prepared statement, in the caller's transaction, and no ORM object is kept."""
     now = utcnow()
@@ -86,6 +105,7 @@ def enqueue_now(session: Session, topic: str, key: str, payload: Mapping[str, An
             "payload": json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False),
             "status": PENDING,
             "attempts": 0,
+            "office_id": office_id,
             "available_at": now,
             "created_at": now,
         },
@@ -95,7 +115,16 @@ def enqueue_now(session: Session, topic: str, key: str, payload: Mapping[str, An
 _INSERT = Prepared(
     insert_into(
         OutboxMessage.__table__,
-        ["topic", "key", "payload", "status", "attempts", "available_at", "created_at"],
+        [
+            "topic",
+            "key",
+            "payload",
+            "status",
+            "attempts",
+            "office_id",
+            "available_at",
+            "created_at",
+        ],
     )
 )
 

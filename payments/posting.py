@@ -2,7 +2,10 @@
 
 The payments service enqueues these in the same transaction as the payment::
 
-    outbox.enqueue(session, CIS_PAYMENT_TOPIC, payment.id, payment_record(payment, office_code))
+    outbox.enqueue(
+        session, CIS_PAYMENT_TOPIC, payment.id, payment_record(payment, office_code),
+        office_id=payment.office_id,
+    )
 
 Records are plain JSON-ready dicts (ints, strings, lists; amounts in integer cents; times UTC
 ISO 8601 with a ``Z``; business dates ``YYYY-MM-DD``). The layout is documented in docs/cis.md.

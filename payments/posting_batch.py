@@ -227,6 +227,7 @@ def create_for_close(
             "business_date": day.isoformat(),
             "control": totals,
         },
+        office_id=office_id,
     )
     audit.record(
         session,

@@ -698,6 +698,7 @@ def _complete_new(
         CIS_PAYMENT_TOPIC,
         payment.id,
         payment_record(payment, office_code, bill_numbers={b: n for b, _, n in plan}),
+        office_id=payment.office_id,
     )
 
 
@@ -769,6 +770,7 @@ def _succeed(
         CIS_PAYMENT_TOPIC,
         payment.id,
         payment_record(payment, office_code, bill_numbers=bill_numbers),
+        office_id=payment.office_id,
     )
     session.flush()
 
@@ -1059,7 +1061,11 @@ def void_payment(
     events.publish(session, events.PAYMENT_VOIDED, payment)
     office_code, _ = _office(session, payment.office_id)
     outbox.enqueue(
-        session, CIS_VOID_TOPIC, payment.id, void_record(payment, office_code, reason=reason)
+        session,
+        CIS_VOID_TOPIC,
+        payment.id,
+        void_record(payment, office_code, reason=reason),
+        office_id=payment.office_id,
     )
     session.flush()
     return payment
@@ -1163,6 +1169,12 @@ def refund_payment(
     session.flush()
     events.publish(session, events.PAYMENT_REFUNDED, payment, refund=refund)
     office_code, _ = _office(session, payment.office_id)
-    outbox.enqueue(session, CIS_REFUND_TOPIC, refund.id, refund_record(refund, office_code))
+    outbox.enqueue(
+        session,
+        CIS_REFUND_TOPIC,
+        refund.id,
+        refund_record(refund, office_code),
+        office_id=payment.office_id,
+    )
     session.flush()
     return refund

@@ -4,7 +4,10 @@ Money records (payment, void, refund) and every CIS topic live in ``payments.pos
 the payments service enqueues them and must not import ``kiosk``. Usage, in the same
 transaction as the visit::
 
-    outbox.enqueue(session, CIS_VISIT_TOPIC, visit.id, visit_record(visit, office_code))
+    outbox.enqueue(
+        session, CIS_VISIT_TOPIC, visit.id, visit_record(visit, office_code),
+        office_id=visit.office_id,
+    )
 
 Field lists are documented in docs/cis.md.
 """

@@ -99,6 +99,7 @@ def upgrade() -> None:
     sa.Column('payload', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('office_id', sa.Integer(), nullable=True),
     sa.Column('available_at', payments.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('leased_until', payments.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('leased_by', sa.String(length=64), nullable=True),

@@ -118,9 +118,12 @@ def test_emailed_receipt_chosen_before_paying(kiosk_client, bill, sessions, prin
     assert "We will email your receipt to a***@example.com." in html
     assert "Email me a receipt" not in html
     with sessions() as s:
-        receipt = s.get(Payment, created["id"]).receipt_number
-        jobs = s.scalars(select(OutboxMessage).where(OutboxMessage.key.like(f"{receipt}:%")))
-        assert [m.topic for m in jobs] == [EMAIL_TOPIC]  # no paper for a broken printer
+        payment = s.get(Payment, created["id"])
+        jobs = s.scalars(
+            select(OutboxMessage).where(OutboxMessage.key.like(f"{payment.receipt_number}:%"))
+        )
+        # No paper for a broken printer; the message names the payment's office.
+        assert [(m.topic, m.office_id) for m in jobs] == [(EMAIL_TOPIC, payment.office_id)]
 
 
 def test_without_paper_the_payment_stands_and_the_job_waits(

@@ -37,6 +37,7 @@ def test_create_and_look_up(session, office, account):
     message = session.scalar(select(OutboxMessage).where(OutboxMessage.key == created.reference))
     payload = json.loads(message.payload)
     assert message.topic == "cis.service_request"
+    assert message.office_id == created.office_id
     assert payload["account_number"] == "555001" and payload["details"] == {"cart": "organics"}
     created.status = "done"
     assert sr.status_of(session, created.reference).steps[-1] == ("done", True)

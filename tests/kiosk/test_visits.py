@@ -42,6 +42,7 @@ def test_visit_life_cycle_reaches_the_cis_outbox(session, office):
         session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "cis.visit"))
     )
     assert len(messages) == 1
+    assert messages[0].office_id == visit.office_id
     payload = json.loads(messages[0].payload)
     assert payload["account_number"] == "880001" and payload["channel"] == "kiosk"
     assert payload["reason_codes"] == ["billing.pay_bill", "information.carts"]

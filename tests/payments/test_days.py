@@ -97,6 +97,22 @@ def test_a_posting_written_after_the_days_end_does_not_hold_it(session, world):
     assert days.close_blockers(session, world.office.id, today())[0].code == "cis_undelivered"
 
 
+def test_only_this_offices_undelivered_postings_hold_its_close(session, world):
+    from tests.payments.conftest import make_world
+
+    other = make_world(session, factories.make_office(session, code="NB", name="North office"))
+    p = _cash(session, other)
+    (message,) = session.scalars(select(outbox.OutboxMessage)).all()
+    assert (message.key, message.office_id) == (p.id, other.office.id)
+    assert days.close_blockers(session, world.office.id, today()) == []
+    assert days.close_blockers(session, other.office.id, today())[0].count == 1
+    # A posting that names no office holds every office's close.
+    outbox.enqueue(session, "cis.visit", "v-unknown", {"record_type": "visit"})
+    session.commit()
+    assert [b.count for b in days.close_blockers(session, world.office.id, today())] == [1]
+    assert [b.count for b in days.close_blockers(session, other.office.id, today())] == [2]
+
+
 def test_close_with_an_exception_is_audited_with_what_was_open(session, world):
     _cash(session, world)
     outcome = days.close_day(

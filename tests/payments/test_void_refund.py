@@ -54,6 +54,7 @@ def test_void_reverses_exactly_and_keeps_the_receipt_number(session, world):
     assert _state(session, world) == before
     msg = session.scalars(select(OutboxMessage).where(OutboxMessage.topic == CIS_VOID_TOPIC)).one()
     assert msg.data["reason"] == "wrong account"
+    assert msg.office_id == p.office_id
     event = session.scalars(
         select(audit.AuditEvent).where(audit.AuditEvent.action == "payment.voided")
     ).one()
@@ -172,10 +173,10 @@ def test_refund_partial_then_full_never_more_than_paid(session, world):
     assert _state(session, world) == (10000, [6000, 4000])
     with pytest.raises(InvalidTransition):
         refund(1, "r7")
-    keys = session.scalars(
-        select(OutboxMessage.key).where(OutboxMessage.topic == CIS_REFUND_TOPIC)
+    offices = session.scalars(
+        select(OutboxMessage.office_id).where(OutboxMessage.topic == CIS_REFUND_TOPIC)
     ).all()
-    assert len(keys) == 2
+    assert offices == [p.office_id, p.office_id]
 
 
 def test_card_refund_goes_through_the_gateway_up_to_the_card_part(session, world):
