@@ -213,7 +213,8 @@ class RawSameRows(_Loop):
                 "last_payment_cents = ?, last_payment_date = ? WHERE id = ?",
                 "bill_paid": "UPDATE bills SET open_cents = open_cents - ? WHERE id = ?",
                 "outbox": "INSERT INTO outbox_messages (topic, key, payload, status, attempts, "
-                "available_at, created_at) VALUES ('cis.payment', ?, ?, 'pending', 0, ?, ?)",
+                "office_id, available_at, created_at) VALUES ('cis.payment', ?, ?, 'pending', 0, "
+                "?, ?, ?)",
             }.items()
         }
 
@@ -346,7 +347,7 @@ class RawSameRows(_Loop):
             sort_keys=True,
             ensure_ascii=False,
         )
-        x(q["outbox"], (pid, payload, stored_now, stored_now))
+        x(q["outbox"], (pid, payload, self.office_id, stored_now, stored_now))
         x("COMMIT")
 
     def close(self) -> None:
