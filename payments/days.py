@@ -245,6 +245,36 @@ def _clean_text(value: str | None, field: str) -> str | None:
     return value.strip() or None
 
 
+def _require_begun(day: dt.date, where: Office, now: dt.datetime) -> None:
+    if not isinstance(day, dt.date) or day > business_date(now, where.tz):
+        raise DayError("day_not_over", "A business day cannot be closed before it has begun.")
+
+
+def _day_record(session: Session, office_id: int, day: dt.date, now: dt.datetime) -> BusinessDay:
+    """The office's record of ``day``, made (open) if the day has none yet."""
+    record = get_day(session, office_id, day)
+    if record is None:
+        record = BusinessDay(office_id=office_id, business_date=day, opened_at=now)
+        session.add(record)
+    return record
+
+
+def _audit_day(
+    session: Session, action: str, where: Office, day: dt.date, actor: str, **details: object
+) -> None:
+    """Audit a change of the day's status (its changed row flushed first)."""
+    session.flush()
+    audit.record(
+        session,
+        action,
+        actor=actor,
+        entity="business_day",
+        entity_id=f"{where.code}:{day.isoformat()}",
+        office_id=where.id,
+        details={"business_date": day.isoformat(), **details},
+    )
+
+
 def close_day(
     session: Session,
     office_id: int,
@@ -261,38 +291,30 @@ def close_day(
     exception = _clean_text(exception, "exception")
     now = now or utcnow()
     where = office(session, office_id)
-    if not isinstance(day, dt.date) or day > business_date(now, where.tz):
-        raise DayError("day_not_over", "A business day cannot be closed before it has begun.")
+    _require_begun(day, where, now)
     _serialize(session)
-    record = get_day(session, office_id, day)
-    if record is not None and record.status == DayStatus.CLOSED:
-        return CloseOutcome(record, [], already_closed=True)
+    existing = get_day(session, office_id, day)
+    if existing is not None and existing.status == DayStatus.CLOSED:
+        return CloseOutcome(existing, [], already_closed=True)
     blockers = close_blockers(session, office_id, day)
     if blockers and not exception:
         raise DayNotReady(blockers)
-    if record is None:
-        record = BusinessDay(office_id=office_id, business_date=day, opened_at=now)
-        session.add(record)
+    record = existing or _day_record(session, office_id, day, now)
     previous = record.status or DayStatus.OPEN.value
     record.status = DayStatus.CLOSED.value
     record.closed_at = now
     record.closed_by_id = closed_by_id
     if exception:
         record.notes = exception
-    session.flush()
-    audit.record(
+    _audit_day(
         session,
         "day.closed_with_exception" if blockers else "day.closed",
-        actor=actor,
-        entity="business_day",
-        entity_id=f"{where.code}:{day.isoformat()}",
-        office_id=office_id,
-        details={
-            "business_date": day.isoformat(),
-            "previous_status": previous,
-            "exception": exception or "",
-            "blockers": [b.as_dict() for b in blockers],
-        },
+        where,
+        day,
+        actor,
+        previous_status=previous,
+        exception=exception or "",
+        blockers=[b.as_dict() for b in blockers],
     )
     from payments import posting_batch  # imported here: it imports this module
 
@@ -307,32 +329,23 @@ def begin_closing(
     as before; only ``close_day`` locks. Beginning again while closing changes nothing."""
     now = now or utcnow()
     where = office(session, office_id)
-    if not isinstance(day, dt.date) or day > business_date(now, where.tz):
-        raise DayError("day_not_over", "A business day cannot be closed before it has begun.")
-    record = get_day(session, office_id, day)
-    if record is not None and record.status == DayStatus.CLOSED:
+    _require_begun(day, where, now)
+    record = _day_record(session, office_id, day, now)
+    if record.status == DayStatus.CLOSED:
         raise DayError("day_closed", "The day is already closed.")
-    if record is None:
-        record = BusinessDay(office_id=office_id, business_date=day, opened_at=now)
-        session.add(record)
     blockers = close_blockers(session, office_id, day)
     if record.status == DayStatus.CLOSING:
         return record, blockers
     previous = record.status or DayStatus.OPEN.value
     record.status = DayStatus.CLOSING.value
-    session.flush()
-    audit.record(
+    _audit_day(
         session,
         "day.closing",
-        actor=actor,
-        entity="business_day",
-        entity_id=f"{where.code}:{day.isoformat()}",
-        office_id=office_id,
-        details={
-            "business_date": day.isoformat(),
-            "previous_status": previous,
-            "blockers": [b.as_dict() for b in blockers],
-        },
+        where,
+        day,
+        actor,
+        previous_status=previous,
+        blockers=[b.as_dict() for b in blockers],
     )
     return record, blockers
 
@@ -378,20 +391,15 @@ def reopen_day(
     if record is None or record.status != DayStatus.CLOSED:
         raise DayError("day_not_closed", "Only a closed day can be reopened.")
     record.status = DayStatus.REOPENED.value
-    session.flush()
-    audit.record(
+    _audit_day(
         session,
         "day.reopened",
-        actor=actor,
-        entity="business_day",
-        entity_id=f"{where.code}:{day.isoformat()}",
-        office_id=office_id,
-        details={
-            "business_date": day.isoformat(),
-            "finance_user_id": finance_user_id,
-            "supervisor_id": supervisor_id,
-            "reason": reason,
-            "at": (now or utcnow()).isoformat(),
-        },
+        where,
+        day,
+        actor,
+        finance_user_id=finance_user_id,
+        supervisor_id=supervisor_id,
+        reason=reason,
+        at=(now or utcnow()).isoformat(),
     )
     return record
