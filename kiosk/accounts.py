@@ -8,18 +8,17 @@ view (initials only, no phone or e-mail); signed-in staff get the full record.
 from __future__ import annotations
 
 import datetime as dt
-import operator
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import Dialect, Integer, Select, bindparam, func, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from hardware import scanline as scanlines
 from kiosk.models import Account, Bill, phone_digits
+from payments.prepared import Prepared
 
 MAX_QUERY_LENGTH = 80
 MIN_STREET_PREFIX = 3  # a street-only search needs this many letters
@@ -456,9 +455,9 @@ def _by_address(session: Session, query: AddressQuery, limit: int) -> LookupResu
     return LookupResult("address", rows[:limit], truncated=truncated)
 
 
-# Lookups run for every keypress on the kiosk, so their statements are built once (with bound
-# parameters), compiled once per database dialect, and run on the DBAPI cursor of the
-# session's connection (inside its transaction). Building, caching and executing a statement
+# Lookups run for every keypress on the kiosk, so their statements are prepared (built once
+# with bound parameters, compiled once per database dialect, run on the DBAPI cursor of the
+# session's transaction: ``payments.prepared``). Building, caching and executing a statement
 # through SQLAlchemy costs several times the indexed lookup itself; these rows are plain text
 # and integers, so SQLAlchemy's result processing has nothing to do for them.
 _T = Account.__table__
@@ -479,15 +478,14 @@ _SUMMARY_COLUMNS = [
 # costs more per call than the indexed lookup itself.
 _NUMBER_PARAMS = ("n0", "n1", "n2")
 _BY_NUMBERS = {
-    count: select(*_SUMMARY_COLUMNS).where(
-        _T.c.number.in_([bindparam(name) for name in _NUMBER_PARAMS[:count]])
+    count: Prepared(
+        select(*_SUMMARY_COLUMNS).where(
+            _T.c.number.in_([bindparam(name) for name in _NUMBER_PARAMS[:count]])
+        )
     )
     for count in (1, 2, 3)
 }
-_ADDRESS_STATEMENTS: dict[tuple[bool, bool, bool], Select] = {}
-# (statement id, dialect) -> (SQL text, parameter names in order, positional?, fixed values);
-# the statements above live as long as the module, so their ids are stable keys.
-_COMPILED: dict[tuple[int, str], tuple[str, Callable[[dict[str, Any]], Any]]] = {}
+_ADDRESS_STATEMENTS: dict[tuple[bool, bool, bool], Prepared] = {}
 
 _DETAIL_COLUMNS = [f.name for f in AccountRecord.__dataclass_fields__.values()]
 _ACCOUNT_DETAIL = {
@@ -505,20 +503,20 @@ _OPEN_BILLS = (
 
 
 _name_key = func.upper(_T.c.name)
-_BY_NAME_PREFIX = (
+_BY_NAME_PREFIX = Prepared(
     select(*_SUMMARY_COLUMNS)
     .where(_name_key >= bindparam("lo"), _name_key < bindparam("hi"))
     .order_by(_name_key, _T.c.number)
     .limit(bindparam("limit", type_=Integer))
 )
-_BY_NAME_WORD = (
+_BY_NAME_WORD = Prepared(
     select(*_SUMMARY_COLUMNS)
     .where(_name_key.like(bindparam("word"), escape="\\"))
     .order_by(_name_key, _T.c.number)
     .limit(bindparam("limit", type_=Integer))
 )
 _phone_key = phone_digits(_T.c.phone)
-_BY_PHONE = (
+_BY_PHONE = Prepared(
     select(*_SUMMARY_COLUMNS)
     .where(_phone_key.in_([bindparam("p0"), bindparam("p1")]))
     .order_by(_T.c.name, _T.c.number)
@@ -526,10 +524,10 @@ _BY_PHONE = (
 )
 
 
-def _address_statement(by_house: bool, street_dir: str | None, suffix: str | None) -> Select:
+def _address_statement(by_house: bool, street_dir: str | None, suffix: str | None) -> Prepared:
     key = (by_house, bool(street_dir), bool(suffix))
-    stmt = _ADDRESS_STATEMENTS.get(key)
-    if stmt is None:
+    prepared = _ADDRESS_STATEMENTS.get(key)
+    if prepared is None:
         c = _T.c
         in_prefix = (c.street_name >= bindparam("lo")) & (c.street_name < bindparam("hi"))
         if by_house:
@@ -544,42 +542,14 @@ def _address_statement(by_house: bool, street_dir: str | None, suffix: str | Non
             stmt = stmt.where(c.street_dir == bindparam("dir"))
         if suffix:
             stmt = stmt.where(c.street_suffix == bindparam("suffix"))
-        stmt = stmt.limit(bindparam("limit", type_=Integer))
-        _ADDRESS_STATEMENTS[key] = stmt
-    return stmt
+        prepared = _ADDRESS_STATEMENTS[key] = Prepared(
+            stmt.limit(bindparam("limit", type_=Integer))
+        )
+    return prepared
 
 
-def _fetch(session: Session, stmt: Select, params: dict[str, Any]) -> list[AccountSummary]:
-    conn = session.connection()
-    dialect = conn.dialect
-    key = (id(stmt), dialect.name)
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        compiled = _COMPILED[key] = _compile(stmt, dialect)
-    sql, arguments = compiled
-    cursor = conn.connection.dbapi_connection.cursor()
-    try:
-        cursor.execute(sql, arguments(params))
-        return list(map(AccountSummary._make, cursor.fetchall()))
-    finally:
-        cursor.close()
-
-
-def _compile(stmt: Select, dialect: Dialect) -> tuple[str, Callable[[dict[str, Any]], Any]]:
-    """The statement's SQL for ``dialect`` and a function from our named parameters to the
-    driver's (a tuple in order for positional paramstyles such as SQLite's, else a dict)."""
-    c = stmt.compile(dialect=dialect)
-    # Values SQLAlchemy adds itself, e.g. the 0 in SQLite's "LIMIT ? OFFSET ?".
-    fixed = {name: b.value for name, b in c.binds.items() if not b.required}
-    names = list(c.positiontup) if c.positional else list(c.binds)
-    if not c.positional:
-        return c.string, (lambda params: fixed | params) if fixed else (lambda params: params)
-    pick = operator.itemgetter(*names)
-    if len(names) == 1:
-        return c.string, (lambda params: (pick(params),))
-    if fixed:
-        return c.string, (lambda params: pick(fixed | params))
-    return c.string, pick
+def _fetch(session: Session, stmt: Prepared, params: dict[str, Any]) -> list[AccountSummary]:
+    return list(map(AccountSummary._make, stmt.all(session, params)))
 
 
 def _unit_key(unit: str | None) -> str:
