@@ -1071,6 +1071,12 @@ def void_payment(
     return payment
 
 
+def refund_for_key(session: Session, refund_key: str) -> Refund | None:
+    """The refund an earlier request with this idempotency key made, if any: a resent request
+    gets it back without being approved again."""
+    return session.scalars(select(Refund).where(Refund.idempotency_key == refund_key)).first()
+
+
 def refund_payment(
     session: Session,
     payment: Payment,
@@ -1090,7 +1096,7 @@ def refund_payment(
     if not isinstance(refund_key, str) or not refund_key.strip():
         raise ValidationError("bad_idempotency_key", "An idempotency key is required.")
     _serialize(session)
-    existing = session.scalars(select(Refund).where(Refund.idempotency_key == refund_key)).first()
+    existing = refund_for_key(session, refund_key)
     if existing is not None:
         if existing.payment_id != payment.id or existing.amount_cents != amount_cents:
             raise Conflict(

@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from kiosk.auth import DEVICE_COOKIE
-from kiosk.models import Account, Bill
+from kiosk.models import Account, Bill, StaffUser
 from kiosk.stations import pair
+from payments.audit import AuditEvent
 from payments.models import BusinessDay, Payment
 from payments.outbox import OutboxMessage
 from payments.posting import CIS_PAYMENT_TOPIC
@@ -319,7 +320,15 @@ def test_refund_after_the_day_closed(cashier, supervisor, acct, sessions):
     assert body["refund"]["kind"] == "cash" and body["refund"]["amount_cents"] == 1000
     too_much = _post(supervisor, url, {"amount_cents": 7451})
     assert too_much.get_json()["error"]["code"] == "refund_exceeds_paid"
-    assert _post(supervisor, url, {"amount_cents": 1000}, key="ref-1").status_code == 201
+    with sessions() as s:
+        entries = s.scalar(select(func.count()).select_from(AuditEvent))
+        typed = {"username": s.get(StaffUser, supervisor.user_id).username, "password": "x"}
+    # Resent from a cashier's screen: the refund stands and is returned; the supervisor is
+    # not asked again (the typed password is not even checked) and nothing is audited.
+    resent = _post(cashier, url, {"amount_cents": 1000, "supervisor": typed}, key="ref-1")
+    assert resent.status_code == 201 and resent.get_json()["refund"] == body["refund"]
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == entries
     r = _post(supervisor, url, {"amount_cents": 7450})
     assert r.get_json()["status"] == "refunded"
     with sessions() as s:
