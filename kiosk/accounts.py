@@ -169,6 +169,12 @@ class AccountDetail:
         return max((b.due_date for b in self.open_bills), default=None)
 
 
+def past_due_owed(past_due_cents: int, balance_cents: int) -> int:
+    """The past-due amount to show now. The CIS's figure is as of its last import, while a
+    payment taken here lowers the balance at once: past due is never more than is owed."""
+    return min(past_due_cents, max(balance_cents, 0))
+
+
 def format_address(
     house_number: int,
     street_dir: str | None,
@@ -597,7 +603,7 @@ def account_view(detail: AccountDetail, *, masked: bool = True) -> dict[str, Any
         "pickup_day": a.pickup_day,
         "services": [s.strip() for s in (a.services or "").split(";") if s.strip()],
         "balance_cents": a.balance_cents,
-        "past_due_cents": a.past_due_cents,
+        "past_due_cents": past_due_owed(a.past_due_cents, a.balance_cents),
         "due_date": _iso(detail.due_date),
         "last_payment": (
             {"amount_cents": a.last_payment_cents, "date": _iso(a.last_payment_date)}

@@ -211,6 +211,16 @@ def test_get_account_with_open_bills(session, street):
         get_account(session, "12ab")
 
 
+@pytest.mark.parametrize(("balance", "shown"), [(8450, 4000), (3000, 3000), (0, 0), (-1500, 0)])
+def test_past_due_is_never_more_than_is_owed_now(session, street, balance, shown):
+    """The CIS's past-due figure waits for the next import; a payment here lowers the
+    balance at once, and the past due shown follows it."""
+    account = street["maria"]
+    account.past_due_cents, account.balance_cents = 4000, balance
+    session.commit()
+    assert account_view(get_account(session, "100200"))["past_due_cents"] == shown
+
+
 def test_masked_view_hides_name_phone_email(session, street):
     account = street["maria"]
     account.email = "maria@example.com"
