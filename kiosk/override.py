@@ -21,6 +21,16 @@ from kiosk.staff import MAX_PASSWORD, LoginPolicy, StaffError, authenticate
 from payments import audit
 
 MAX_USERNAME = 64
+# Refusals about the typed supervisor credentials (a screen puts the cursor back there).
+SUPERVISOR_CODES = frozenset(
+    {
+        "supervisor_required",
+        "bad_supervisor",
+        "supervisor_rejected",
+        "not_a_supervisor",
+        "same_person",
+    }
+)
 
 
 class OverrideError(ValueError):
@@ -89,7 +99,9 @@ def verify_supervisor(
             entity_id=None if entity_id is None else str(entity_id),
             details={**details, "supervisor": username[:MAX_USERNAME], "reason": exc.code},
         )
-        raise OverrideError("supervisor_rejected", exc.message) from exc
+        raise OverrideError(
+            "supervisor_rejected", f"Supervisor approval refused. {exc.message}"
+        ) from exc
     reason = None
     if "supervisor" not in user.role_set:
         reason, message = "not_a_supervisor", f"{user.full_name} is not a supervisor."

@@ -189,10 +189,11 @@ def payment(payment_id: str):
         receipt = render_text(receipting.receipt_document(session, payment))
     links = {}
     if payment.status in COMPLETED:
-        for action in ("void", "refund"):
-            endpoint = f"counter_override.{action}"
-            if endpoint in current_app.view_functions:
-                links[action] = url_for(endpoint, payment_id=payment.id)
+        # One of the two applies: a void on the payment's own open business day, a refund after.
+        action = "void" if service.day_is_open(session, payment) else "refund"
+        endpoint = f"counter_override.{action}"
+        if endpoint in current_app.view_functions:
+            links[action] = url_for(endpoint, payment_id=payment.id)
     return render_template(
         "counter/payment.html",
         payment=payment,

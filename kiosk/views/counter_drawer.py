@@ -240,7 +240,11 @@ def close():
 @bp.route("/<int:drawer_id>", methods=["GET"])
 @access("cashier", "supervisor")
 def result(
-    drawer_id: int, error: str | None = None, status: int = 200, error_for: str | None = None
+    drawer_id: int,
+    error: str | None = None,
+    status: int = 200,
+    error_for: str | None = None,
+    supervisor_error: bool = False,
 ):
     session = db.session()
     drawer = _visible(session, drawer_id)
@@ -268,6 +272,7 @@ def result(
         own=drawer.cashier_id == current_principal().user_id,
         error=error,
         error_for=error_for,
+        supervisor_error=supervisor_error,
         form=request.form,
     ), status
 
@@ -313,7 +318,13 @@ def _approval(drawer_id: int, action: str):
             message = "The drawer is open again: count it again to close."
         session.commit()
     except override.OverrideError as exc:
-        return result(drawer_id, error=exc.message, status=exc.status, error_for=form)
+        return result(
+            drawer_id,
+            error=exc.message,
+            status=exc.status,
+            error_for=form,
+            supervisor_error=exc.code in override.SUPERVISOR_CODES,
+        )
     except PaymentError as exc:
         session.rollback()
         return result(drawer_id, error=exc.message, status=exc.status, error_for=form)

@@ -97,13 +97,22 @@ def _reason() -> str:
     return reason
 
 
-def _render(template: str, payment: Payment, error: str | None, status: int, **extra):
+def _render(
+    template: str,
+    payment: Payment,
+    error: str | None,
+    status: int,
+    *,
+    code: str | None = None,
+    **extra,
+):
     return render_template(
         template,
         payment=payment,
         error=error,
         form=request.form,
         is_supervisor="supervisor" in current_principal().roles,
+        supervisor_error=code in override.SUPERVISOR_CODES,
         **extra,
     ), status
 
@@ -122,6 +131,9 @@ def void(payment_id: str):
         return _not_found(payment_id)
     if request.method == "GET":
         return _render("counter/void.html", payment, None, 200)
+    if payment.status == "voided":
+        # A resent form: the void stands; nothing is checked or written again.
+        return redirect(url_for("counter_override.void", payment_id=payment.id)), 303
     try:
         reason = _reason()
         approver = form_supervisor(session, action="void", entity="payment", entity_id=payment.id)
@@ -137,7 +149,7 @@ def void(payment_id: str):
         )
         session.commit()
     except override.OverrideError as exc:
-        return _render("counter/void.html", payment, exc.message, exc.status)
+        return _render("counter/void.html", payment, exc.message, exc.status, code=exc.code)
     except PaymentError as exc:
         session.rollback()
         return _render("counter/void.html", payment, exc.message, exc.status)
@@ -165,6 +177,23 @@ def refund(payment_id: str):
     if request.method == "GET":
         return _render("counter/refund.html", payment, None, 200, **extra)
     extra["refund_key"] = (request.form.get("refund_key") or "")[:64] or extra["refund_key"]
+    earlier = service.refund_for_key(session, f"counter-refund-{extra['refund_key']}")
+    if earlier is not None:
+        # A resent form (same key): that refund stands; the supervisor is not asked again
+        # and nothing new is written.
+        if earlier.payment_id != payment.id:
+            return _render(
+                "counter/refund.html",
+                payment,
+                "This form was already used for another payment's refund. Start again.",
+                409,
+                **{**extra, "refund_key": uuid.uuid4().hex},
+            )
+        flash(
+            f"Refund of {format_amount(earlier.amount_cents)} on payment "
+            f"{payment.receipt_number or payment.id} was recorded already. Nothing new was done."
+        )
+        return redirect(url_for("counter_override.refund", payment_id=payment.id)), 303
     try:
         kind = request.form.get("kind")
         if kind not in {k for k, _ in kinds}:
@@ -198,7 +227,9 @@ def refund(payment_id: str):
         )
         session.commit()
     except override.OverrideError as exc:
-        return _render("counter/refund.html", payment, exc.message, exc.status, **extra)
+        return _render(
+            "counter/refund.html", payment, exc.message, exc.status, code=exc.code, **extra
+        )
     except PaymentError as exc:
         session.rollback()
         return _render("counter/refund.html", payment, exc.message, exc.status, **extra)

@@ -13,7 +13,9 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from kiosk.auth import DEVICE_COOKIE
+from kiosk.models import StaffUser, Station
 from kiosk.stations import pair
+from payments import drawer as drawers
 from payments.models import DrawerSession
 from tests import factories
 from tests.e2e.conftest import ARTIFACTS, axe_violations, describe
@@ -161,3 +163,42 @@ def test_idle_counter_locks_itself(page, station):
     # nobody touches the keyboard: lock.js locks the counter and shows the PIN screen
     expect(page.get_by_role("heading", name="Counter locked")).to_be_visible(timeout=8_000)
     Shots("test_counter_drawer_idle")(page, "idle-locked")
+
+
+def test_enter_in_the_count_moves_on_and_never_sends_half_a_count(page, station, sessions, office):
+    """The blind close counts once: Enter in a count box goes to the next box (the last one to
+    the button), so only the button, or Enter on it, sends the count."""
+    _, cashier, _ = station
+    with sessions() as s:
+        user = s.scalars(select(StaffUser).where(StaffUser.username == cashier)).one()
+        station_id = s.scalars(select(Station.id).where(Station.name == "Counter 3")).one()
+        drawers.open_drawer(
+            s,
+            office_id=office.id,
+            station_id=station_id,
+            cashier_id=user.id,
+            counts={"bill_20": 5},
+            actor=cashier,
+        )
+        s.commit()
+    page.goto("/login")
+    page.get_by_label("Username").fill(cashier)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto("/counter/drawer/close")
+    page.wait_for_selector("body[data-count-ready]", state="attached")
+    expect(page.locator("#close-bill_100")).to_be_focused()
+    page.keyboard.press("Enter")  # $100: none
+    page.keyboard.press("Enter")  # $50: none
+    expect(page.locator("#close-bill_20")).to_be_focused()
+    page.keyboard.type("5")
+    page.keyboard.press("Enter")
+    expect(page.locator("#close-bill_10")).to_be_focused()
+    expect(page.get_by_role("heading", name=re.compile("blind count"))).to_be_visible()
+    page.locator("#close-coin_1").focus()  # the last box
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name=re.compile("Submit the count"))).to_be_focused()
+    with sessions() as s:
+        assert s.scalars(select(DrawerSession.status)).one() == "open"
+    page.keyboard.press("Enter")
+    expect(page.locator(".status")).to_contain_text("Balanced to the cent")

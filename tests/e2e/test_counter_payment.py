@@ -207,3 +207,57 @@ def test_card_payment_with_live_status(page, station, sessions, shots):
     with sessions() as s:
         payment = s.scalar(select(Payment).where(Payment.account_number == "52223333"))
         assert payment.status == "succeeded" and payment.reader_id == f"simulated-{station['id']}"
+
+
+@pytest.mark.kiosk_settings(PAYMENT_COUNTER_MAX_CENTS=5_000)
+def test_over_limit_and_duplicate_with_the_keyboard_only(page, station, sessions, office, shots):
+    """After a refusal the cursor is where the cashier types next: the supervisor's username,
+    then (a wrong password) the password with the username kept; after a duplicate warning,
+    "Charge anyway"."""
+    with sessions() as s:
+        account = factories.make_account(s, number="51230001", balance_cents=8_000)
+        factories.make_bill(s, account, 8_000)
+        boss = factories.make_staff(s, "supervisor", office_id=office.id)
+        s.commit()
+        supervisor = boss.username
+    sign_in_by_keyboard(page, station["cashier"])
+    page.goto("/counter/accounts/51230001")
+    pay_ready(page)
+    page.keyboard.press("Enter")
+    page.keyboard.type("80")
+    page.keyboard.press("Enter")  # $80.00 is over the $50.00 limit
+    expect(page.locator("#pay-error")).to_contain_text("over the counter limit")
+    pay_ready(page)
+    expect(page.locator("#pay-override-username")).to_be_focused()
+    page.keyboard.type(supervisor)
+    page.keyboard.press("Tab")
+    page.keyboard.type("not the password")
+    page.keyboard.press("Enter")
+    expect(page.locator("#pay-error")).to_contain_text("Supervisor approval refused")
+    pay_ready(page)
+    expect(page.locator("#pay-override-username")).to_have_value(supervisor)
+    expect(page.locator("#pay-override-password")).to_be_focused()
+    shots(page, "over-limit-wrong-password", axe=True)
+    page.keyboard.type(factories.PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Payment taken")).to_be_visible()
+    # A $20.00 payment, then the same sum again a moment later: a warning, and Enter on
+    # "Charge anyway" (where the cursor is) takes it.
+    for _ in range(2):
+        page.goto("/counter/accounts/51230001")
+        pay_ready(page)
+        page.keyboard.press("Control+a")
+        page.keyboard.type("20")
+        page.keyboard.press("Enter")
+        page.keyboard.type("20")
+        page.keyboard.press("Enter")
+        page.wait_for_load_state()
+    expect(page.locator("#pay-error")).to_contain_text("a few minutes ago")
+    pay_ready(page)
+    expect(page.locator("#charge-anyway")).to_be_focused()
+    shots(page, "duplicate-warning", axe=True)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Payment taken")).to_be_visible()
+    with sessions() as s:
+        amounts = s.scalars(select(Payment.amount_cents).order_by(Payment.created_at)).all()
+    assert amounts == [8_000, 2_000, 2_000]

@@ -30,8 +30,28 @@
       : "fix the boxes marked \u201cdigits only\u201d";
   }
 
+  // Enter in a count box moves to the next box (then to the form's button) instead of
+  // submitting: a blind close counts once, so a habitual Enter must not send half a count.
+  function enterMovesOn(grid) {
+    var boxes = Array.prototype.slice.call(grid.querySelectorAll("input.count"));
+    var form = grid.closest("form");
+    boxes.forEach(function (box, i) {
+      box.addEventListener("keydown", function (event) {
+        if (event.key !== "Enter" || event.altKey || event.ctrlKey || event.metaKey) { return; }
+        event.preventDefault();
+        var next = boxes[i + 1] || (form && form.querySelector('button[type="submit"]'));
+        if (next) {
+          next.focus();
+          if (next.select) { next.select(); }
+        }
+      });
+    });
+  }
+
   document.querySelectorAll("[data-count-grid]").forEach(function (grid) {
     grid.addEventListener("input", function () { update(grid); });
+    enterMovesOn(grid);
     update(grid);
   });
+  document.body.setAttribute("data-count-ready", "on");  // tests wait for this mark
 })();

@@ -75,7 +75,13 @@
       var button = form.querySelector("#take-payment");
       if (button) { window.setTimeout(function () { button.disabled = true; }, 0); }
     });
-    if (document.activeElement === amount || !document.querySelector("[autofocus]:focus")) {
+    // The cursor starts in the amount, unless the page asks for something else first
+    // (a supervisor's username after an over-limit refusal, "Charge anyway" after a
+    // duplicate warning): that element carries autofocus instead.
+    var wanted = form.querySelector("[autofocus]");
+    if (wanted && wanted !== amount) {
+      wanted.focus();
+    } else {
       amount.focus();
       amount.select();
     }
