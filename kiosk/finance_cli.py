@@ -178,7 +178,7 @@ def report_daily(office_code, day, fmt, output) -> None:
     """The daily report of an office: totals by tender, station, cashier and kiosk; voids and
     refunds with who approved them; net."""
     from kiosk import db
-    from kiosk.reports import daily_report_csv, daily_report_pdf
+    from kiosk.reports import daily_report_csv, office_daily_report_pdf
     from payments import reports
     from payments.db import business_date
     from payments.states import PaymentError
@@ -192,10 +192,8 @@ def report_daily(office_code, day, fmt, output) -> None:
     if fmt == "pdf":
         from flask import current_app
 
-        from kiosk.reports.measures_pdf import day_measures  # the performance-measures page
-
         target = current_app.config.get("SERVICE_TARGET_MINUTES")
-        data = daily_report_pdf(report, measures=day_measures(session, report, target))
+        data = office_daily_report_pdf(session, report, target)
     elif fmt == "csv":
         data = daily_report_csv(report).encode("utf-8")
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 from receipts import labels as L
@@ -48,12 +49,16 @@ def _receipt(d: ReceiptDocument) -> list[Line]:
     lang = d.language
     m = lambda cents: L.money(cents, lang)  # noqa: E731
     out: list[Line] = []
+    # A void or fully refunded receipt says so at both ends: a torn-off half still does.
+    mark = None
+    if d.voided:
+        mark = _t(L.label("void", lang), align="center", bold=True, size=2)
+    elif d.refunded_cents >= d.amount_cents and d.refunded_cents > 0:
+        mark = _t(L.label("refunded_mark", lang), align="center", bold=True)
     if d.reprint:
         out.append(_t(L.label("reprint", lang), align="center", bold=True))
-    if d.voided:
-        out.append(_t(L.label("void", lang), align="center", bold=True, size=2))
-    elif d.refunded_cents >= d.amount_cents and d.refunded_cents > 0:
-        out.append(_t(L.label("refunded_mark", lang), align="center", bold=True))
+    if mark:
+        out.append(mark)
     out.append(_t(d.office_name, align="center", bold=True))
     out += [_t(a, align="center") for a in d.office_address]
     if d.office_phone:
@@ -103,8 +108,11 @@ def _receipt(d: ReceiptDocument) -> list[Line]:
     if d.service_request_ref:
         out.append(_p(L.label("service_request", lang), d.service_request_ref))
     out += [RULE, Line("barcode", d.receipt_number, align="center"), BLANK]
-    out.append(_t(L.label("thank_you", lang), align="center"))
+    if not d.voided:  # nothing was paid on a void receipt
+        out.append(_t(L.label("thank_you", lang), align="center"))
     out.append(_t(L.label("keep_receipt", lang), align="center"))
+    if mark:
+        out += [BLANK, mark]
     if d.reprint:
         out.append(_t(L.label("reprint", lang), align="center", bold=True))
     return out
@@ -169,10 +177,29 @@ def _service_request(d: ServiceRequestDocument) -> list[Line]:
 
 
 def fit_pair(left: str, right: str, columns: int) -> list[str]:
-    """A label and value on one line of ``columns`` characters, or on two if they do not fit."""
+    """A label and value on one line of ``columns`` characters; when they do not fit, the
+    label wraps (nothing is cut off) and the value ends the last line, right-aligned."""
     if len(left) + 1 + len(right) <= columns:
         return [left + " " * (columns - len(left) - len(right)) + right]
-    return [left[:columns], right.rjust(columns)[-columns:]]
+    indent = len(left) - len(left.lstrip(" "))
+    rows = _wrap_keep_indent(left, columns, indent)
+    last = rows[-1]
+    if len(last) + 1 + len(right) <= columns:
+        return rows[:-1] + [last + " " * (columns - len(last) - len(right)) + right]
+    if len(right) <= columns:
+        return rows + [right.rjust(columns)]
+    return rows + [right[i : i + columns] for i in range(0, len(right), columns)]
+
+
+def _wrap_keep_indent(text: str, columns: int, indent: int) -> list[str]:
+    pad = " " * indent
+    return textwrap.wrap(
+        text.strip(),
+        columns,
+        initial_indent=pad,
+        subsequent_indent=pad + "  ",
+        break_long_words=True,
+    ) or [""]
 
 
 def wrap(text: str, columns: int) -> list[str]:

@@ -67,17 +67,28 @@ def _flowable(line: Line, width: float, base: float) -> Flowable:
     if line.kind == "rule":
         return HRFlowable(width="100%", thickness=0.8, spaceBefore=3, spaceAfter=3, color="black")
     if line.kind == "barcode":
-        bar = code128.Code128(line.text, barWidth=0.75, barHeight=12 * mm, humanReadable=True)
-        table = Table([[bar]], colWidths=[width])
+        # The number is set as its own line under the bars: reportlab's human-readable text
+        # is drawn over the bars' lower edge.
+        bar = code128.Code128(line.text, barWidth=0.75, barHeight=12 * mm, humanReadable=False)
+        number = Paragraph(escape(line.text), _style(base, False, TA_CENTER))
+        table = Table([[bar], [number]], colWidths=[width])
         table.setStyle(
             TableStyle(
-                [("ALIGN", (0, 0), (-1, -1), "CENTER"), ("BOTTOMPADDING", (0, 0), (-1, -1), 12)]
+                [
+                    ("ALIGN", (0, 0), (-1, -1), "CENTER"),
+                    ("TOPPADDING", (0, 1), (-1, 1), 2),
+                    ("BOTTOMPADDING", (0, 1), (-1, 1), 8),
+                ]
             )
         )
         return table
     align = TA_CENTER if line.align == "center" else TA_LEFT
     if line.kind == "text":
-        return Paragraph(escape(line.text), _style(size, line.bold, align))
+        style = _style(size, line.bold, align)
+        if line.align == "center":
+            rows = _balanced(line.text, style.fontName, size, width - 1)
+            return Paragraph("<br/>".join(escape(r) for r in rows), style)
+        return Paragraph(escape(line.text), style)
     left = Paragraph(escape(line.text), _style(size, line.bold, TA_LEFT))
     right_style = _style(size, line.bold, TA_RIGHT)
     right = Paragraph(escape(line.right), right_style)
@@ -97,6 +108,34 @@ def _flowable(line: Line, width: float, base: float) -> Flowable:
         )
     )
     return table
+
+
+def _rows(words: list[str], font: str, size: float, width: float) -> list[str]:
+    rows: list[str] = []
+    for word in words:
+        trial = f"{rows[-1]} {word}" if rows else word
+        if rows and pdfmetrics.stringWidth(trial, font, size) <= width:
+            rows[-1] = trial
+        else:
+            rows.append(word)
+    return rows or [""]
+
+
+def _balanced(text: str, font: str, size: float, width: float) -> list[str]:
+    """A centered text in as few rows as fit, the rows as even as they can be (the office
+    name never leaves its last word alone on a row)."""
+    words = text.split(" ")
+    rows = _rows(words, font, size, width)
+    if len(rows) < 2:
+        return rows
+    lo, hi = 1.0, width
+    while hi - lo > 1:
+        mid = (lo + hi) / 2
+        if len(_rows(words, font, size, mid)) <= len(rows):
+            hi = mid
+        else:
+            lo = mid
+    return _rows(words, font, size, hi)
 
 
 def render_pdf(doc: Document) -> bytes:

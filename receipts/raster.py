@@ -66,6 +66,22 @@ def _fit(text: str, bp: tuple[bool, int], width: int) -> list[str]:
     return rows
 
 
+def _balanced(text: str, bp: tuple[bool, int], width: int) -> list[str]:
+    """A centered text wrapped to as many rows as it needs, the rows as even as they can be
+    (no last word alone on its own row: "... Payment" / "Office")."""
+    rows = _fit(text, bp, width)
+    if len(rows) < 2:
+        return rows
+    lo, hi = 1, width  # the narrowest width that still needs no more rows
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if len(_fit(text, bp, mid)) <= len(rows):
+            hi = mid
+        else:
+            lo = mid + 1
+    return _fit(text, bp, hi)
+
+
 def draw_lines(lines: list[Line], width: int, *, barcode=None) -> Image.Image:
     """Draw lines on a white 1-bit image ``width`` dots wide. ``barcode(text)`` may return an
     image for barcode lines (the preview draws a QR code); otherwise they are skipped."""
@@ -80,6 +96,8 @@ def draw_lines(lines: list[Line], width: int, *, barcode=None) -> Image.Image:
             strip = Image.new("1", (width, img.height + 6), 1)
             strip.paste(img, ((width - img.width) // 2, 0))
             strips.append(strip)
+            # The number under the code, as the printer prints it under its barcode.
+            strips.append(line_strip(Line("text", line.text, align="center"), width))
     image = Image.new("1", (width, max(1, sum(s.height for s in strips))), 1)
     y = 0
     for strip in strips:
@@ -108,7 +126,8 @@ def line_strip(line: Line, width: int) -> Image.Image:
             rows = [[(MARGIN, row)] for row in _fit(line.text, bp, usable)] + [[right]]
     else:
         rows = []
-        for row in _fit(line.text, bp, usable):
+        fitted = _balanced(line.text, bp, usable) if line.align == "center" else None
+        for row in fitted or _fit(line.text, bp, usable):
             x = MARGIN
             if line.align == "center":
                 x = max(MARGIN, (width - int(text_length(row, *bp))) // 2)

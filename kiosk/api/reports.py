@@ -21,7 +21,7 @@ from kiosk.api.common import (
     requested_day,
     requested_office,
 )
-from kiosk.reports import daily_report_csv, daily_report_pdf
+from kiosk.reports import daily_report_csv, office_daily_report_pdf
 from kiosk.security import current_principal
 from payments import days, reports
 from payments.posting import iso_utc
@@ -50,11 +50,9 @@ def daily_report_pdf_view():
     report = _report()
     from flask import current_app
 
-    from kiosk.reports.measures_pdf import day_measures  # the performance-measures page
-
     target = current_app.config.get("SERVICE_TARGET_MINUTES")
     return Response(
-        daily_report_pdf(report, measures=day_measures(db.session(), report, target)),
+        office_daily_report_pdf(db.session(), report, target),
         mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{_filename(report, "pdf")}"'},
     )

@@ -13,7 +13,6 @@ from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
 from kiosk.reports.pdf import (
     _CELL,
-    _TITLE,
     FONT,
     FONT_BOLD,
     WIDTH,
@@ -23,6 +22,7 @@ from kiosk.reports.pdf import (
     _table,
     _wrap,
     build_letter_pdf,
+    heading,
 )
 from payments.db import DATE_AND_CLOCK, office_time
 from payments.models import DENOMINATIONS
@@ -43,6 +43,11 @@ class SlipPeople:
     office_name: str
     prepared_by: str
     verified_by: str | None
+
+
+def _count(n: int, noun: str) -> str:
+    """ "1 item", "2 items"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _when(iso: str | None) -> str:
@@ -85,7 +90,7 @@ def _story(deposit: dict[str, Any], people: SlipPeople) -> list:
     if deposit.get("amend_reason"):
         story.append(Paragraph(f"Amended: {_nfc(deposit['amend_reason'])}", _CELL))
 
-    story.append(Paragraph("Cash by denomination", _TITLE))
+    story += heading("Cash by denomination")
     rows = [
         [
             denomination_name(c["denomination"]),
@@ -113,14 +118,14 @@ def _story(deposit: dict[str, Any], people: SlipPeople) -> list:
     )
     story.append(
         Paragraph(
-            f"Counted in {deposit['drawer_count']} closed drawer(s): "
+            f"Counted in {_count(deposit['drawer_count'], 'closed drawer')}: "
             f"{_money(deposit['counted_cash_cents'])}; float returned to the safe: "
             f"{_money(deposit['float_retained_cents'])}.",
             _CELL,
         )
     )
 
-    story.append(Paragraph("Checks and money orders", _TITLE))
+    story += heading("Checks and money orders")
     rows = [
         [
             KIND_NAMES.get(i["kind"], i["kind"]),
@@ -134,7 +139,7 @@ def _story(deposit: dict[str, Any], people: SlipPeople) -> list:
     rows.append(
         [
             "Total",
-            f"{deposit['checks_count'] + deposit['money_orders_count']} item(s)",
+            _count(deposit["checks_count"] + deposit["money_orders_count"], "item"),
             "",
             "",
             _money(deposit["checks_cents"] + deposit["money_orders_cents"]),
@@ -149,7 +154,7 @@ def _story(deposit: dict[str, Any], people: SlipPeople) -> list:
         )
     )
 
-    story.append(Paragraph("Deposit total", _TITLE))
+    story += heading("Deposit total")
     rows = [
         ["Cash", "", _money(deposit["cash_cents"])],
         ["Checks", deposit["checks_count"], _money(deposit["checks_cents"])],

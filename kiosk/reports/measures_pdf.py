@@ -28,6 +28,13 @@ def _clock(seconds: int | None) -> str:
     return "—" if seconds is None else f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def _drawer_time(seconds: int) -> str:
+    """Open-drawer time: minutes under an hour ("0.0 h" would hide it), else hours."""
+    if seconds < 3600:
+        return f"{round(seconds / 60)} drawer min"
+    return f"{seconds / 3600:.1f} drawer h"
+
+
 def _table(rows: list[list], widths: list[float], *, first_number: int = 1) -> Table:
     table = Table(rows, colWidths=widths, repeatRows=1)
     table.setStyle(
@@ -149,7 +156,7 @@ def measures_story(m: Measures, width: float) -> list:
         [
             "Transactions per staffed hour",
             "—" if tph is None else f"{tph:.2f}",
-            f"{m.counter_transactions} / {m.staffed_seconds / 3600:.1f} drawer h",
+            f"{m.counter_transactions} / {_drawer_time(m.staffed_seconds)}",
         ],
     ]
     story.append(_table(rows, [width - 3.4 * inch, 1.2 * inch, 2.2 * inch]))

@@ -18,6 +18,8 @@ from reportlab.lib.units import inch
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import (
+    CondPageBreak,
+    KeepTogether,
     PageBreak,
     Paragraph,
     SimpleDocTemplate,
@@ -34,7 +36,13 @@ from receipts.raster import BOLD, REGULAR
 FONT, FONT_BOLD = "DejaVuSans", "DejaVuSans-Bold"
 MARGIN = 0.6 * inch
 WIDTH = letter[0] - 2 * MARGIN
-TENDER_NAMES = {"cash": "Cash", "check": "Check", "money_order": "Money order", "card": "Card"}
+TENDER_NAMES = {
+    "cash": "Cash",
+    "check": "Check",
+    "money_order": "Money order",
+    "card": "Card",
+    "all": "All",  # a void takes back every tender of the payment
+}
 
 
 @functools.cache
@@ -48,6 +56,47 @@ def _nfc(value: object) -> str:
 
 
 _TITLE = ParagraphStyle("title", fontName=FONT_BOLD, fontSize=12, leading=15, spaceBefore=10)
+# A section up to this tall is kept whole on one page; a taller one starts on a page with
+# room for its title, the table's header and a few rows, then breaks as usual.
+KEEP_WHOLE = 3.5 * inch
+TITLE_ROOM = 1.2 * inch
+
+
+def heading(text: str) -> list:
+    """A section title (build_letter_pdf keeps it with what follows it)."""
+    return [Paragraph(text, _TITLE)]
+
+
+def _is_title(item) -> bool:
+    return isinstance(item, Paragraph) and item.style is _TITLE
+
+
+def _height(item) -> float:
+    _, h = item.wrap(WIDTH, 10_000)
+    return h + item.getSpaceBefore() + item.getSpaceAfter()
+
+
+def keep_sections(story: list) -> list:
+    """No title alone at the foot of a page, and no short table split over two pages: each
+    title with what follows it (up to the next title or page break) is one section."""
+    out, i = [], 0
+    while i < len(story):
+        if not _is_title(story[i]):
+            out.append(story[i])
+            i += 1
+            continue
+        j = i + 1
+        while j < len(story) and not _is_title(story[j]) and not isinstance(story[j], PageBreak):
+            j += 1
+        part = story[i:j]
+        if sum(_height(item) for item in part) <= KEEP_WHOLE:
+            out.append(KeepTogether(part))
+        else:
+            out += [CondPageBreak(TITLE_ROOM), *part]
+        i = j
+    return out
+
+
 _CELL = ParagraphStyle("cell", fontName=FONT, fontSize=8.5, leading=10.5)
 
 
@@ -57,7 +106,9 @@ def _money(cents: int) -> str:
 
 def _table(header: list[str], rows: list[list], widths: list[float], *, first_number: int):
     """A table whose columns from ``first_number`` on are numbers (right-aligned); its last
-    row is the total (bold)."""
+    row is the total (bold). A table with nothing above its total says "None"."""
+    if len(rows) == 1:
+        rows = [["None"] + [""] * (len(header) - 1)] + list(rows)
     data = [header] + [[_cell(v) for v in row] for row in rows]
     table = Table(data, colWidths=widths, repeatRows=1)
     style = [
@@ -87,9 +138,50 @@ def _wrap(text: str | None) -> Paragraph:
     return Paragraph(escape(_nfc(text)), _CELL)
 
 
-def _story(report: DailyReport) -> list:
+def _drawer_story(drawers) -> list:
+    """The cash drawers: expected against counted, the over/short (closed drawers only)."""
+    story = heading("Cash drawers")
+    rows = []
+    for d in drawers:
+        if d.status == "open":
+            rows.append([_wrap(d.station), _wrap(d.cashier), "Open: not counted", "", "", ""])
+            continue
+        closed = office_time(d.closed_at, "%-I:%M %p") if d.closed_at else ""
+        rows.append(
+            [
+                _wrap(d.station),
+                _wrap(d.cashier),
+                f"Closed {closed}".strip(),
+                _money(d.expected_cents or 0),
+                _money(d.counted_cents or 0),
+                _money(d.over_short_cents or 0),
+            ]
+        )
+    closed = [d for d in drawers if d.status != "open"]
+    rows.append(
+        [
+            "Total" if len(closed) == len(drawers) else "Total of the closed drawers",
+            "",
+            "",
+            _money(sum(d.expected_cents or 0 for d in closed)),
+            _money(sum(d.counted_cents or 0 for d in closed)),
+            _money(sum(d.over_short_cents or 0 for d in closed)),
+        ]
+    )
+    story.append(
+        _table(
+            ["Station", "Cashier", "Status", "Expected", "Counted", "Over / short"],
+            rows,
+            [1.2 * inch, 1.5 * inch, WIDTH - 6.0 * inch, 1.1 * inch, 1.1 * inch, 1.1 * inch],
+            first_number=3,
+        )
+    )
+    return story
+
+
+def _story(report: DailyReport, drawers=None) -> list:
     story: list = []
-    story.append(Paragraph("Summary", _TITLE))
+    story += heading("Summary")
     summary = [
         ["Receipted payments", report.receipted.count, _money(report.receipted.amount_cents)],
         ["Voided the same day", report.voided.count, _money(-report.voided.amount_cents)],
@@ -105,7 +197,7 @@ def _story(report: DailyReport) -> list:
     widths = [WIDTH - 2.6 * inch, 1.1 * inch, 1.5 * inch]
     story.append(_table(["", "Count", "Amount"], summary, widths, first_number=1))
 
-    story.append(Paragraph("By tender", _TITLE))
+    story += heading("By tender")
     rows = [
         [
             TENDER_NAMES.get(t.kind, t.kind),
@@ -143,7 +235,7 @@ def _story(report: DailyReport) -> list:
         ("By station", "Station", report.by_station),
         ("By cashier and kiosk", "Cashier / kiosk", report.by_operator),
     ):
-        story.append(Paragraph(title, _TITLE))
+        story += heading(title)
         rows = [
             [_wrap(g.key), g.kind, g.count, _money(g.amount_cents), _money(g.fee_cents)]
             for g in groups
@@ -166,7 +258,10 @@ def _story(report: DailyReport) -> list:
             )
         )
 
-    story.append(Paragraph("Voids and refunds", _TITLE))
+    if drawers is not None:
+        story += _drawer_story(drawers)
+
+    story += heading("Voids and refunds")
     rows = [
         [
             a.kind.title(),
@@ -194,7 +289,7 @@ def _story(report: DailyReport) -> list:
 
 def _card_story(card) -> list:
     """Card payments matched to Stripe: fees and net, the payouts, the open exceptions."""
-    story: list = [Paragraph("Card payments at Stripe", _TITLE)]
+    story: list = heading("Card payments at Stripe")
     if not card.reconciled:
         story.append(
             Paragraph("Not reconciled yet: no reconciliation has run for this day.", _CELL)
@@ -208,12 +303,12 @@ def _card_story(card) -> list:
     widths = [WIDTH - 2.6 * inch, 1.1 * inch, 1.5 * inch]
     story.append(_table(["", "Count", "Amount"], rows, widths, first_number=1))
 
-    story.append(Paragraph("Payouts carrying this day", _TITLE))
+    story += heading("Payouts carrying this day")
     rows = [
         [
             p.payout_id,
             p.arrival_date.isoformat(),
-            p.status,
+            p.status.replace("_", " "),
             _wrap(", ".join(d.isoformat() for d in p.days)),
             _money(p.amount_cents),
             _money(p.day_net_cents),
@@ -230,7 +325,7 @@ def _card_story(card) -> list:
         )
     )
 
-    story.append(Paragraph("Open reconciliation exceptions", _TITLE))
+    story += heading("Open reconciliation exceptions")
     rows = [
         [
             e.business_date.isoformat(),
@@ -252,15 +347,16 @@ def _card_story(card) -> list:
     return story
 
 
-def daily_report_pdf(report: DailyReport, measures=None) -> bytes:
-    """The report; with ``measures`` (kiosk.measures.Measures) a performance-measures page."""
+def daily_report_pdf(report: DailyReport, measures=None, drawers=None) -> bytes:
+    """The report; with ``measures`` (kiosk.measures.Measures) a performance-measures page;
+    with ``drawers`` (kiosk.reports.drawers.day_drawers) the cash drawers' over/short."""
     _register_fonts()
     out = io.BytesIO()
     office = _nfc(report.office_name)
     day = report.business_date.strftime("%A, %B %-d, %Y")
     status = report.day_status.upper()
 
-    story = [Spacer(1, 2)] + _story(report)
+    story = [Spacer(1, 2)] + _story(report, drawers)
     if measures is not None:
         from kiosk.reports.measures_pdf import measures_story
 
@@ -276,6 +372,12 @@ def daily_report_pdf(report: DailyReport, measures=None) -> bytes:
         title=f"{report.office_code} daily report {report.business_date.isoformat()}",
     )
     return out.getvalue()
+
+
+def _footer_fits(left: str, right: str, size: float = 7.5) -> bool:
+    """Whether the page foot's two texts fit on one line with a clear gap between them."""
+    width = pdfmetrics.stringWidth(left, FONT, size) + pdfmetrics.stringWidth(right, FONT, size)
+    return width + 0.3 * inch <= WIDTH
 
 
 def build_letter_pdf(
@@ -304,10 +406,13 @@ def build_letter_pdf(
         canvas.setLineWidth(0.6)
         canvas.line(MARGIN, top - 19, letter[0] - MARGIN, top - 19)
         canvas.setFont(FONT, 7.5)
-        canvas.drawString(MARGIN, MARGIN - 0.3 * inch, f"Generated {generated}")
-        canvas.drawRightString(
-            letter[0] - MARGIN, MARGIN - 0.3 * inch, f"{footer} · page {doc.page}"
-        )
+        left, right = f"Generated {generated}", f"{footer} · page {doc.page}"
+        y = MARGIN - 0.3 * inch
+        canvas.drawRightString(letter[0] - MARGIN, y, right)
+        if _footer_fits(left, right):
+            canvas.drawString(MARGIN, y, left)
+        else:  # a long footer (a long bag number): "Generated" goes on the line below
+            canvas.drawRightString(letter[0] - MARGIN, y - 10, left)
         canvas.restoreState()
 
     doc = SimpleDocTemplate(
@@ -320,4 +425,4 @@ def build_letter_pdf(
         title=title,
         author="payoffice",
     )
-    doc.build(story, onFirstPage=page, onLaterPages=page)
+    doc.build(keep_sections(story), onFirstPage=page, onLaterPages=page)

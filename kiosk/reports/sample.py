@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 from kiosk.measures import Bin, Count, Durations, Measures, Ratio, period_for
+from kiosk.reports.drawers import DrawerLine
 from kiosk.reports.pdf import daily_report_pdf
 from payments.days import OFFICE_TZ
 from payments.reconciliation import CardSection, ExceptionLine, PayoutLine
@@ -187,11 +188,21 @@ def sample_report() -> DailyReport:
     )
 
 
+def sample_drawers() -> list[DrawerLine]:
+    """Two counter drawers closed at the end of the day, one of them $3.00 short (made up)."""
+    opened = dt.datetime(2026, 11, 20, 15, 58, tzinfo=dt.UTC)
+    closed = dt.datetime(2026, 11, 21, 1, 34, tzinfo=dt.UTC)
+    return [
+        DrawerLine("Counter 1", "José Martínez", "closed", opened, closed, 482_100, 481_800, -300),
+        DrawerLine("Counter 2", "Nguyễn Thị Hương", "closed", opened, closed, 157_000, 157_000, 0),
+    ]
+
+
 def main(folder: str) -> None:
     target = pathlib.Path(folder)
     target.mkdir(parents=True, exist_ok=True)
     pdf = target / "daily-report-sample.pdf"
-    pdf.write_bytes(daily_report_pdf(sample_report(), sample_measures()))
+    pdf.write_bytes(daily_report_pdf(sample_report(), sample_measures(), sample_drawers()))
     if shutil.which("pdftoppm"):
         subprocess.run(
             ["pdftoppm", "-r", "80", "-png", str(pdf), str(target / "daily-report-sample")],

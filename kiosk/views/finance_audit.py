@@ -3,13 +3,44 @@ the hash chain and names the first broken entry."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 from flask import Blueprint, render_template, request, url_for
 
 from kiosk import db
 from kiosk.access import access
 from payments import audit, audit_view
+from payments.db import office_time
 
 bp = Blueprint("finance_audit", __name__)
+
+WHEN = "%Y-%m-%d %-I:%M:%S %p"  # the office's clock, to the second
+DETAIL_CHARS = 160
+
+
+def _when(at: dt.datetime) -> str:
+    return office_time(at, WHEN)
+
+
+def _details(raw: str | None) -> list[tuple[str, str]]:
+    """An entry's JSON details as (key, value) pairs to read; text that is not a JSON object
+    comes back as one pair with an empty key."""
+    if not raw:
+        return []
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return [("", raw[:DETAIL_CHARS])]
+    pairs = []
+    for key, value in data.items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        if len(text) > DETAIL_CHARS:
+            text = text[: DETAIL_CHARS - 1] + "…"
+        pairs.append((str(key), text))
+    return pairs
 
 
 def _page(report: audit.ChainReport | None = None):
@@ -43,6 +74,8 @@ def _page(report: audit.ChainReport | None = None):
             report=report,
             broken_url=broken_url,
             error=error,
+            when=_when,
+            details=_details,
         ),
         status,
     )

@@ -14,13 +14,13 @@ from sqlalchemy import select
 
 from kiosk import db
 from kiosk.access import access
-from kiosk.models import StaffUser, Station
+from kiosk.models import StaffUser
 from kiosk.override import OverrideError, policy_from, verify_supervisor
+from kiosk.reports.drawers import day_drawer_rows
 from kiosk.security import client_address
 from kiosk.views.finance_common import PageError, finance_office, me, page_day
 from payments import audit, days
 from payments.db import DATE_AND_CLOCK, business_date, office_time
-from payments.models import DrawerSession
 from payments.money import format_amount
 from payments.reports import daily_report
 from payments.states import PaymentError
@@ -40,17 +40,7 @@ def _local(at: dt.datetime | None) -> str:
 
 def _drawers(office_id: int, day: dt.date) -> list:
     """The day's cash drawers with station and cashier names, open ones first."""
-    return (
-        db.session()
-        .execute(
-            select(DrawerSession, Station.name, StaffUser.full_name)
-            .join(Station, Station.id == DrawerSession.station_id)
-            .join(StaffUser, StaffUser.id == DrawerSession.cashier_id)
-            .where(DrawerSession.office_id == office_id, DrawerSession.business_date == day)
-            .order_by(DrawerSession.status.desc(), Station.name, DrawerSession.opened_at)
-        )
-        .all()
-    )
+    return day_drawer_rows(db.session(), office_id, day)
 
 
 def _history(office_code: str, day: dt.date) -> list[tuple[audit.AuditEvent, dict]]:

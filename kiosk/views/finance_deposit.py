@@ -5,6 +5,7 @@ audited by the domain (payments.deposit, payments.posting_batch)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from flask import (
     Blueprint,
@@ -47,17 +48,28 @@ def _names(ids: set[int | None]) -> dict[int, str]:
     return dict(rows.all())
 
 
+_DENOMINATION = re.compile(r"\b(?:bill|coin)_\d+\b")
+
+
+def _readable(message: str | None) -> str | None:
+    """The domain's message with denomination keys as people say them ("$20 bills")."""
+    if not message:
+        return message
+    return _DENOMINATION.sub(lambda m: denomination_name(m.group(0)), message)
+
+
 def _deposit_page(day: dt.date, *, error: str | None = None, status: int = 200, form=None):
     session = db.session()
     office = finance_office()
     current = deposits.current_deposit(session, office.id, day)
     history = deposits.versions(session, office.id, day)
-    preview, preview_problem = None, None
+    preview, preview_problem, float_needed = None, None, False
     if current is None:
         try:
             preview = deposits.figures(session, office.id, day)
         except deposits.DepositError as exc:
-            preview_problem = exc.message
+            preview_problem = _readable(exc.message)
+            float_needed = exc.code == "float_retained_required"
     names = _names({d.prepared_by_id for d in history} | {d.verified_by_id for d in history})
     return (
         render_template(
@@ -74,9 +86,11 @@ def _deposit_page(day: dt.date, *, error: str | None = None, status: int = 200, 
             denominations=list(DENOMINATIONS),
             denomination_name=denomination_name,
             money=format_amount,
-            error=error,
+            error=_readable(error),
             form=form or {},
             me=me(),
+            # Open the float fields when they are needed or were typed in.
+            float_open=float_needed or any((form or {}).get(f"float_{d}") for d in DENOMINATIONS),
         ),
         status,
     )

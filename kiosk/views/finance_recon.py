@@ -23,6 +23,10 @@ def _actor() -> str:
     return getattr(current_user, "username", None) or f"staff:{current_principal().user_id}"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _money(cents: int | None) -> str:
     return "" if cents is None else format_amount(cents)
 
@@ -72,8 +76,8 @@ def run():
         target = raw if isinstance(raw, str) and len(raw) == 10 else None
         return redirect(url_for(".page", date=target), code=303)
     flash(
-        f"Reconciled {day.isoformat()}: {result.matched_count} charge(s) matched, "
-        f"{result.new_exceptions} new exception(s), {result.still_open} open, "
+        f"Reconciled {day.isoformat()}: {_count(result.matched_count, 'charge')} matched, "
+        f"{_count(result.new_exceptions, 'new exception')}, {result.still_open} open, "
         f"{result.auto_resolved} resolved on their own."
     )
     return redirect(url_for(".page", date=day.isoformat()), code=303)

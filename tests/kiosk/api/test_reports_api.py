@@ -78,6 +78,35 @@ def _deliver(sessions):
     outbox.deliver_due(sessions, {t: (lambda m: "ack") for t in CIS_TOPICS}, limit=1000)
 
 
+def test_daily_report_pdf_lists_the_days_cash_drawers(finance, sessions, office, tmp_path):
+    import subprocess
+
+    from payments import drawer
+
+    with sessions() as s:
+        station, _ = factories.make_station(s, office, "counter", name="Counter 7")
+        cashier = factories.make_staff(s, "cashier", full_name="Ana Ruiz", office_id=office.id)
+        drawer.open_drawer(
+            s,
+            office_id=office.id,
+            station_id=station.id,
+            cashier_id=cashier.id,
+            counts={"bill_20": 5},
+            actor="test",
+        )
+        s.commit()
+    pdf = finance.get("/api/v1/reports/daily.pdf")
+    assert pdf.status_code == 200
+    (tmp_path / "daily.pdf").write_bytes(pdf.data)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(tmp_path / "daily.pdf"), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "Cash drawers" in text and "Counter 7" in text and "Ana Ruiz" in text
+
+
 def test_daily_report_json_pdf_and_csv(app, cashier, finance, acct, sessions, office):
     _pay(cashier, acct, ("cash", 2500))
     _pay(cashier, acct, ("check", 1200), ("cash", 300))
