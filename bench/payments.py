@@ -202,9 +202,9 @@ class RawSameRows(_Loop):
                 "receipt_seq, receipt_number, email, card_brand, card_last4, card_auth_code, "
                 "processor_intent_id, processor_charge_id, reader_id, failure_code, "
                 "failure_message, needs_review, created_at, updated_at, completed_at, "
-                "voided_at, voided_by_id, drawer_session_id) VALUES (?, ?, NULL, NULL, ?, ?, "
-                "'counter', 'succeeded', ?, 0, ?, 0, 'en', ?, ?, ?, ?, NULL, NULL, NULL, NULL, "
-                "NULL, NULL, NULL, NULL, NULL, ?, ?, ?, ?, NULL, NULL, NULL)",
+                "voided_at, voided_by_id, void_reason, drawer_session_id) VALUES (?, ?, NULL, "
+                "NULL, ?, ?, 'counter', 'succeeded', ?, 0, ?, 0, 'en', ?, ?, ?, ?, NULL, NULL, "
+                "NULL, NULL, NULL, NULL, NULL, NULL, NULL, ?, ?, ?, ?, NULL, NULL, NULL, NULL)",
                 "tender": "INSERT INTO tender_lines (payment_id, kind, amount_cents, reference, "
                 "bank) VALUES (?, 'cash', ?, NULL, NULL) RETURNING id",
                 "allocation": "INSERT INTO payment_allocations (payment_id, bill_id, "

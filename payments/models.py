@@ -124,6 +124,7 @@ class Payment(Base):
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    void_reason: Mapped[str | None] = mapped_column(Text)
     # The cash drawer its cash, checks and money orders went into (counter payments).
     drawer_session_id: Mapped[int | None] = mapped_column(
         ForeignKey("drawer_sessions.id"), index=True

@@ -194,6 +194,7 @@ def daily_report(
             Payment.amount_cents,
             Payment.voided_by_id,
             Payment.voided_at,
+            Payment.void_reason,
         )
         .where(of_day, Payment.status == PaymentStatus.VOIDED.value)
         .order_by(Payment.receipt_seq)
@@ -268,7 +269,7 @@ def daily_report(
             int(v.amount_cents),
             "all",
             staff_names.get(v.voided_by_id) if v.voided_by_id else None,
-            None,
+            v.void_reason,
             v.voided_at,
         )
         for v in voids

@@ -526,6 +526,7 @@ def _new_payment(
         completed_at=None,
         voided_at=None,
         voided_by_id=None,
+        void_reason=None,
         drawer_session_id=(
             drawer.drawer_for_tenders(
                 session, command.station_id, {t.kind for t in command.tenders}
@@ -1054,8 +1055,10 @@ def void_payment(
             raise GatewayFailure("gateway_unavailable", exc.message) from exc
         if result.status == "failed":
             raise GatewayFailure("card_reversal_failed", "The card processor refused the void.")
+    reason = (reason or "").strip() or None
     payment.voided_at = now or utcnow()
     payment.voided_by_id = supervisor_id
+    payment.void_reason = reason
     states.transition(session, payment, S.VOIDED, actor=actor, details={"reason": reason or ""})
     session.flush()
     events.publish(session, events.PAYMENT_VOIDED, payment)

@@ -186,6 +186,7 @@ def payment_json(payment: Payment) -> dict[str, Any]:
         "voided_at": iso_utc(payment.voided_at),
     }
     if not principal.is_kiosk:
+        body["void_reason"] = payment.void_reason
         body["refunds"] = [
             {
                 "id": r.id,
@@ -431,6 +432,10 @@ _PAYMENT = {
             "enum": ["offline", None],
             "description": "offline: the card reader could not be reached; the payment is "
             "canceled (failure code reader_offline) once the processor confirms no charge.",
+        },
+        "void_reason": {
+            "type": ["string", "null"],
+            "description": "why a supervisor voided it (staff only; not sent to a kiosk)",
         },
     },
 }

@@ -522,6 +522,7 @@ def upgrade() -> None:
     sa.Column('completed_at', payments.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('voided_at', payments.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('voided_by_id', sa.Integer(), nullable=True),
+    sa.Column('void_reason', sa.Text(), nullable=True),
     sa.Column('drawer_session_id', sa.Integer(), nullable=True),
     sa.CheckConstraint("channel IN ('kiosk', 'counter', 'api')", name=op.f('ck_payments_channel_known')),
     sa.CheckConstraint("status IN ('created', 'awaiting_card', 'processing', 'succeeded', 'failed', 'canceled', 'voided', 'partially_refunded', 'refunded')", name=op.f('ck_payments_status_known')),

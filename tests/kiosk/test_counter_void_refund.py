@@ -100,6 +100,8 @@ def test_void_with_a_supervisors_typed_credentials(cashier, sessions, boss):
     assert voided and voided[-1][1] == cashier.username
     page = cashier.get(url).get_data(as_text=True)
     assert "This payment is void" in page and receipt in page
+    shown = cashier.get(f"/counter/payments/{pid}").get_data(as_text=True)
+    assert '<dd id="void-reason">wrong account</dd>' in shown
 
 
 def test_a_signed_in_supervisor_voids_without_typing(app, sessions, office, boss):

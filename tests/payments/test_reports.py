@@ -130,6 +130,7 @@ def test_report_equals_the_sums_of_the_records(session, world):
 
     void, refund = report.adjustments
     assert (void.kind, void.amount_cents, void.approved_by) == ("void", 600, "Test Supervisor")
+    assert void.reason == "wrong acct"
     assert (refund.kind, refund.amount_cents, refund.tender) == ("refund", 400, "cash")
     assert refund.approved_by == "Test Supervisor" and refund.reason == "overpaid"
 

@@ -54,6 +54,7 @@ def test_void_reverses_exactly_and_keeps_the_receipt_number(session, world):
     assert _state(session, world) == before
     msg = session.scalars(select(OutboxMessage).where(OutboxMessage.topic == CIS_VOID_TOPIC)).one()
     assert msg.data["reason"] == "wrong account"
+    assert p.void_reason == "wrong account"
     assert msg.office_id == p.office_id
     event = session.scalars(
         select(audit.AuditEvent).where(audit.AuditEvent.action == "payment.voided")

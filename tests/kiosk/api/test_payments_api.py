@@ -289,7 +289,7 @@ def test_void_needs_a_supervisor_and_reverses(cashier, supervisor, acct, session
     r = _post(supervisor, f"/api/v1/payments/{p['id']}/void", {"reason": "wrong account"})
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
-    assert body["status"] == "voided"
+    assert body["status"] == "voided" and body["void_reason"] == "wrong account"
     assert body["receipt_number"] == p["receipt_number"]
     with sessions() as s:
         assert s.get(Account, acct["id"]).balance_cents == 8450
