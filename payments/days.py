@@ -211,19 +211,30 @@ def undelivered_cis_count(session: Session, office_id: int, before: dt.datetime)
     )
 
 
+def counted(n: int, noun: str) -> str:
+    """ "1 cash drawer", "2 cash drawers": a count for people to read."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def close_blockers(session: Session, office_id: int, day: dt.date) -> list[Blocker]:
     tz = office(session, office_id).tz
     _, end = day_bounds(day, tz)
     found = []
     drawers = open_drawer_count(session, office_id, day)
     if drawers:
-        found.append(Blocker("open_drawers", drawers, f"{drawers} cash drawer(s) still open"))
+        found.append(
+            Blocker("open_drawers", drawers, f"{counted(drawers, 'cash drawer')} still open")
+        )
     flying = in_flight_count(session, office_id, day, tz)
     if flying:
-        found.append(Blocker("payments_in_flight", flying, f"{flying} payment(s) still in flight"))
+        found.append(
+            Blocker("payments_in_flight", flying, f"{counted(flying, 'payment')} still in flight")
+        )
     cis = undelivered_cis_count(session, office_id, end)
     if cis:
-        found.append(Blocker("cis_undelivered", cis, f"{cis} CIS posting(s) not yet delivered"))
+        found.append(
+            Blocker("cis_undelivered", cis, f"{counted(cis, 'CIS posting')} not yet delivered")
+        )
     return found
 
 

@@ -249,7 +249,8 @@ def figures(
     if open_now:
         raise DepositConflict(
             "drawers_open",
-            f"{open_now} cash drawer(s) of {day.isoformat()} are still open: close them first.",
+            f"{days.counted(open_now, 'cash drawer')} of {day.isoformat()} "
+            f"{'is' if open_now == 1 else 'are'} still open: close them first.",
         )
     closed = list(
         session.scalars(

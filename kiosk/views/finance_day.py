@@ -130,10 +130,11 @@ def begin_closing():
     except PaymentError as exc:
         session.rollback()
         return _page(day, error=exc.message, status=exc.status)
-    flash(
-        f"Closing {day.isoformat()}: "
-        + (f"{len(blockers)} item(s) still hold the day." if blockers else "nothing holds it.")
+    held = (
+        f"{days.counted(len(blockers), 'item')} still {'holds' if len(blockers) == 1 else 'hold'}"
+        " the day."
     )
+    flash(f"Closing {day.isoformat()}: " + (held if blockers else "nothing holds it."))
     return redirect(url_for("finance_day.day_page", date=day.isoformat()), 303)
 
 

@@ -49,7 +49,7 @@ def test_close_refused_then_with_exception_then_reopened(app, sessions, office):
 
     r = _run(app, "day", "close", "--office", "SA", "--date", today)
     assert r.exit_code == 1
-    assert "day_not_ready" in r.output and "CIS posting(s) not yet delivered" in r.output
+    assert "day_not_ready" in r.output and "1 CIS posting not yet delivered" in r.output
 
     with sessions() as s:
         fin = factories.make_staff(s, "finance", username="fin.ana", office_id=office.id)
