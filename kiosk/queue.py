@@ -30,7 +30,7 @@ from payments.db import business_date, utcnow
 SERVICES = {
     "billing": ("B", "billing.question"),
     "start_stop": ("S", "service.start_stop"),
-    "other": ("O", "information.other"),
+    "other": ("G", "information.other"),  # not O: it reads as a zero
 }
 # The one table that orders the counter's waiting list: lower is called first, then by
 # arrival. Payments are quick, so billing goes first; change it here and only here.

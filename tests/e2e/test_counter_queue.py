@@ -76,7 +76,7 @@ def test_counter_queue_keyboard(browser, live_server, sessions, office):
         assert got.value.request.method == "GET" and got.value.request.resource_type == "fetch"
         assert got.value.status == 200
         expect(page.locator("#waiting-list tbody tr")).to_have_count(4)
-        expect(page.get_by_role("button", name="Call O002")).to_be_visible()
+        expect(page.get_by_role("button", name="Call G002")).to_be_visible()
         expect(page.locator("#waiting-list")).to_contain_text("Vietnamese")
         assert not [u for u in page_loads if u.endswith("/counter/queue")][1:]
 

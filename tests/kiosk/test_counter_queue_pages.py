@@ -66,7 +66,7 @@ def test_the_queue_page_lists_waiting_tickets(counter, sessions, office):
     _issue(sessions, office, "billing", "es", minutes=4)
     html = _page(counter)
     assert "Waiting list · Counter 1" in html
-    assert html.index("B001") < html.index("O001")  # billing is called first
+    assert html.index("B001") < html.index("G001")  # billing is called first
     assert "Vietnamese" in html and "25 min" in html
     assert 'data-key="F4"' in html and "queue/queue.js" in html
     assert "No customer at this counter" in html
@@ -118,7 +118,7 @@ def test_call_a_number_recall_and_no_show(counter, sessions, office):
     other = _issue(sessions, office, "other")
     _form(counter, "/counter/queue/call", number="x99")
     assert "No ticket x99 today" in _page(counter)
-    _form(counter, "/counter/queue/call", number="o1")
+    _form(counter, "/counter/queue/call", number="g1")
     assert f"Calling {other}" in _page(counter)
     with sessions() as s:
         ticket_id = s.scalar(select(QueueTicket.id).where(QueueTicket.number == other))
@@ -189,7 +189,7 @@ def test_lobby_shows_numbers_and_counters_only(client, counter, sessions, office
     assert "GONZALEZ" not in html and "Ana Ruiz" not in html
     board = client.get("/lobby/now-serving.json?office=SA").get_json()
     assert board["serving"][0]["number"] == "B001" and board["serving"][0]["counter"] == "Counter 1"
-    assert board["next"] == [third, "O001"]
+    assert board["next"] == [third, "G001"]
     assert set(board) == {"office", "serving", "next", "updated_at"}
     assert set(board["serving"][0]) == {"number", "counter", "announced_at"}
     missing = client.get("/lobby/now-serving.json?office=ZZ")

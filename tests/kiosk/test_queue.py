@@ -26,7 +26,7 @@ def test_served_tickets_do_not_count_as_waiting(session, office):
     first = queue.issue_ticket(session, office_id=office.id, service="other")
     first.ticket.status = "served"
     nxt = queue.issue_ticket(session, office_id=office.id, service="other")
-    assert nxt.number == "O002" and nxt.waiting_ahead == 0
+    assert nxt.number == "G002" and nxt.waiting_ahead == 0
 
 
 def test_offices_count_separately(session, office):

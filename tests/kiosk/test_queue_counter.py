@@ -157,10 +157,10 @@ def test_call_a_particular_ticket_and_find_it_by_number(session, office):
     who = _counter(session, office)
     _ticket(session, office, "billing")
     other = _ticket(session, office, "other")
-    assert queue.find_ticket(session, office.id, "o1").id == other.id
+    assert queue.find_ticket(session, office.id, "g1").id == other.id
     assert queue.find_ticket(session, office.id, "Z9") is None
     result = queue.call_ticket(session, who, other.id)
-    assert result.ticket.number == "O001" and result.visit.reason_codes == "information.other"
+    assert result.ticket.number == "G001" and result.visit.reason_codes == "information.other"
     with pytest.raises(queue.QueueError) as again:
         queue.call_ticket(session, _counter(session, office, "Counter 2"), other.id)
     assert again.value.code == "not_waiting"

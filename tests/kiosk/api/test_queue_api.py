@@ -57,7 +57,7 @@ def cashier(app, sessions, office):
 
 @pytest.fixture
 def tickets(sessions, office):
-    """B001 (10 min), O001 (30 min), S001 (5 min) waiting."""
+    """B001 (10 min), G001 (30 min), S001 (5 min) waiting."""
     made = {}
     with sessions() as s:
         for service, language, minutes in (
@@ -83,7 +83,7 @@ def _count(sessions, model) -> int:
 
 def test_the_waiting_list_in_calling_order(cashier, tickets):
     body = cashier.get("/api/v1/queue").get_json()
-    assert [t["number"] for t in body["waiting"]] == ["B001", "S001", "O001"]
+    assert [t["number"] for t in body["waiting"]] == ["B001", "S001", "G001"]
     first = body["waiting"][0]
     assert (first["service"], first["language"], first["minutes_waited"]) == ("billing", "es", 10)
     assert body["serving"] == [] and body["current_visit"] is None
@@ -140,11 +140,11 @@ def test_an_unpaired_browser_names_its_counter(app, sessions, office, cashier, t
 
 
 def test_call_recall_no_show(cashier, tickets, sessions):
-    other = tickets["O001"]
+    other = tickets["G001"]
     r = _post(cashier, f"/api/v1/queue/{other}/recall")
     assert r.status_code == 409 and _error(r) == "not_called"
     r = _post(cashier, f"/api/v1/queue/{other}/call")
-    assert r.status_code == 200 and r.get_json()["ticket"]["number"] == "O001"
+    assert r.status_code == 200 and r.get_json()["ticket"]["number"] == "G001"
     r = _post(cashier, f"/api/v1/queue/{other}/recall")
     assert r.status_code == 200 and r.get_json()["ticket"]["status"] == "called"
     r = _post(cashier, f"/api/v1/queue/{other}/no-show")
@@ -154,7 +154,7 @@ def test_call_recall_no_show(cashier, tickets, sessions):
     assert _post(cashier, "/api/v1/queue/999999/call").status_code == 404
     with sessions() as s:
         [message] = s.scalars(select(OutboxMessage).where(OutboxMessage.topic == CIS_VISIT_TOPIC))
-        assert json.loads(message.payload)["ticket_number"] == "O001"
+        assert json.loads(message.payload)["ticket_number"] == "G001"
 
 
 def test_transfer(app, sessions, office, cashier, tickets):
@@ -272,7 +272,7 @@ def test_a_ticket_visit_logged_in_one_request(cashier, tickets):
     assert result["ticket"]["status"] == "done" and result["visit"]["ended_at"]
     assert result["visit"]["reason_codes"] == ["billing.pay_bill"]
     assert result["visit"]["called_at"] <= result["visit"]["ended_at"]
-    r = _post(cashier, "/api/v1/visits", {"ticket_id": tickets["O001"], "reasons": ["nope"]})
+    r = _post(cashier, "/api/v1/visits", {"ticket_id": tickets["G001"], "reasons": ["nope"]})
     assert r.status_code == 400 and _error(r) == "unknown_reason"
     waiting = [t["number"] for t in cashier.get("/api/v1/queue").get_json()["waiting"]]
-    assert waiting == ["S001", "O001"]
+    assert waiting == ["S001", "G001"]
