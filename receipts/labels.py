@@ -55,6 +55,16 @@ LABELS: dict[str, dict[str, str]] = {
         "es": "Saldo a favor después del pago",
         "vi": "Số dư có sau khi thanh toán",
     },
+    "balance_now": {
+        "en": "Account balance now",
+        "es": "Saldo actual de la cuenta",
+        "vi": "Số dư tài khoản hiện tại",
+    },
+    "credit_now": {
+        "en": "Account credit now",
+        "es": "Saldo a favor actual",
+        "vi": "Số dư có hiện tại",
+    },
     "service_request": {
         "en": "Service request",
         "es": "Solicitud de servicio",
@@ -66,6 +76,11 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "*** REFUNDED ***",
         "es": "*** REEMBOLSADO ***",
         "vi": "*** ĐÃ HOÀN TIỀN ***",
+    },
+    "partly_refunded_mark": {
+        "en": "*** PARTLY REFUNDED ***",
+        "es": "*** REEMBOLSO PARCIAL ***",
+        "vi": "*** ĐÃ HOÀN TIỀN MỘT PHẦN ***",
     },
     "reprint": {"en": "*** REPRINT ***", "es": "*** REIMPRESIÓN ***", "vi": "*** BẢN IN LẠI ***"},
     "thank_you": {

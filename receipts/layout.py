@@ -55,6 +55,8 @@ def _receipt(d: ReceiptDocument) -> list[Line]:
         mark = _t(L.label("void", lang), align="center", bold=True, size=2)
     elif d.refunded_cents >= d.amount_cents and d.refunded_cents > 0:
         mark = _t(L.label("refunded_mark", lang), align="center", bold=True)
+    elif d.refunded_cents > 0:
+        mark = _t(L.label("partly_refunded_mark", lang), align="center", bold=True)
     if d.reprint:
         out.append(_t(L.label("reprint", lang), align="center", bold=True))
     if mark:
@@ -101,10 +103,15 @@ def _receipt(d: ReceiptDocument) -> list[Line]:
     if d.refunded_cents:
         out.append(_p(L.label("refunded", lang), m(d.refunded_cents)))
     if d.balance_after_cents is not None:
+        # Printed later (a reprint, a void, a refund), the balance is today's, not the one
+        # the payment left: the label says so.
+        later = d.reprint or d.voided or d.refunded_cents > 0
         if d.balance_after_cents < 0:
-            out.append(_p(L.label("credit_after", lang), m(-d.balance_after_cents)))
+            label = "credit_now" if later else "credit_after"
+            out.append(_p(L.label(label, lang), m(-d.balance_after_cents)))
         else:
-            out.append(_p(L.label("balance_after", lang), m(d.balance_after_cents)))
+            label = "balance_now" if later else "balance_after"
+            out.append(_p(L.label(label, lang), m(d.balance_after_cents)))
     if d.service_request_ref:
         out.append(_p(L.label("service_request", lang), d.service_request_ref))
     out += [RULE, Line("barcode", d.receipt_number, align="center"), BLANK]

@@ -1,5 +1,6 @@
 """The receipt on paper as a customer holds it: a void or fully refunded receipt is marked at
-both ends and a void does not thank anyone for a payment; a label too long for the roll
+both ends (a partly refunded one too) and a void does not thank anyone for a payment; a
+balance printed after the day of the payment is labelled as today's; a label too long for the roll
 wraps instead of being cut off; the PDF prints the receipt number under the barcode, not
 over it; the on-screen preview shows the number under its QR code, as the printer does."""
 
@@ -34,6 +35,30 @@ def test_full_refund_marked_at_both_ends_and_partial_refund_not():
     assert labels.label("thank_you", "es") in "\n".join(full)
     partial = render_text(card_receipt("es", refunded_cents=1000))
     assert mark not in partial and "Reembolsado" in partial
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "vi"])
+def test_partial_refund_marked_at_both_ends(lang):
+    rows = render_text(card_receipt(lang, refunded_cents=1000)).splitlines()
+    mark = labels.label("partly_refunded_mark", lang)
+    assert rows[0].strip() == mark and rows[-1].strip() == mark
+
+
+@pytest.mark.parametrize(
+    ("kw", "balance", "credit"),
+    [
+        ({}, "balance_after", "credit_after"),
+        ({"reprint": True}, "balance_now", "credit_now"),
+        ({"voided": True}, "balance_now", "credit_now"),
+        ({"refunded_cents": 1000}, "balance_now", "credit_now"),
+    ],
+)
+def test_the_balance_printed_later_is_labelled_as_todays(kw, balance, credit):
+    """Only the receipt printed with the payment shows the balance the payment left."""
+    owed = render_text(receipt("es", balance_after_cents=1200, **kw))
+    assert f"{labels.label(balance, 'es')}" in owed and "$12.00" in owed
+    ahead = render_text(receipt("es", balance_after_cents=-500, **kw))
+    assert f"{labels.label(credit, 'es')}" in ahead and "$5.00" in ahead
 
 
 def test_reprint_of_a_void_keeps_both_marks_inside_the_reprint_lines():
