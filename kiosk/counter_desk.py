@@ -191,6 +191,9 @@ class PayForm:
     card: str = ""
     idempotency_key: str = ""
     confirm_duplicate: bool = False
+    # The amount in cents the cashier confirmed as more than is owed (the rest a credit):
+    # a confirmation holds for that amount only.
+    credit_confirmed: str = ""
     supervisor_username: str = ""
     supervisor_password: str = field(default="", repr=False)
 
@@ -365,6 +368,18 @@ def take_payment(
         raise PayError("account_not_found", "No account with that number.")
     amount = _amount_due(session, account, form)
     tenders = tenders_of(form)
+    owed = max(account.balance_cents, 0)
+    if rules.allow_overpayment and amount > owed and form.credit_confirmed != str(amount):
+        # Mostly a typo (1200 for 12.00): the cashier checks before the money is taken.
+        raise PayError(
+            "credit_unconfirmed",
+            f"{format_amount(amount)} is {format_amount(amount - owed)} more than the "
+            f"{format_amount(owed)} owed: the extra stays on the account as a credit. "
+            "Check the amount with the customer.",
+            needs="confirm_credit",
+            amount_cents=amount,
+            credit=format_amount(amount - owed),
+        )
     kinds = {t.kind for t in tenders}
     if kinds & IN_DRAWER:
         if desk.station is None:

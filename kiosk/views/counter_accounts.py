@@ -152,7 +152,7 @@ def pay(number: str):
         kept = counter_desk.PayForm(
             **{**form.__dict__, "supervisor_password": "", "confirm_duplicate": False}
         )
-        status = 409 if exc.needs in ("confirm", "drawer") else 400
+        status = 409 if exc.needs in ("confirm", "confirm_credit", "drawer") else 400
         return _render_account(session, number, form=kept, error=exc, status=status)
     except PaymentError as exc:  # from the card reader start, after the payment was saved
         session.rollback()

@@ -241,9 +241,10 @@ def test_over_limit_and_duplicate_with_the_keyboard_only(page, station, sessions
     page.keyboard.type(factories.PASSWORD)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Payment taken")).to_be_visible()
-    # A $20.00 payment, then the same sum again a moment later: a warning, and Enter on
-    # "Charge anyway" (where the cursor is) takes it.
-    for _ in range(2):
+    # Nothing is owed now: a $20.00 payment would be a credit, so the cashier confirms it
+    # (Enter on "Take it with $20.00 credit", where the cursor is). The same sum again a moment
+    # later: the credit check, then a duplicate warning, and Enter on "Charge anyway".
+    for attempt in range(2):
         page.goto("/counter/accounts/51230001")
         pay_ready(page)
         page.keyboard.press("Control+a")
@@ -251,7 +252,14 @@ def test_over_limit_and_duplicate_with_the_keyboard_only(page, station, sessions
         page.keyboard.press("Enter")
         page.keyboard.type("20")
         page.keyboard.press("Enter")
-        page.wait_for_load_state()
+        expect(page.locator("#pay-error")).to_contain_text("more than the $0.00 owed")
+        pay_ready(page)
+        expect(page.locator("#take-as-credit")).to_be_focused()
+        if attempt == 0:
+            shots(page, "credit-check", axe=True)
+        page.keyboard.press("Enter")
+        if attempt == 0:
+            expect(page.get_by_role("heading", name="Payment taken")).to_be_visible()
     expect(page.locator("#pay-error")).to_contain_text("a few minutes ago")
     pay_ready(page)
     expect(page.locator("#charge-anyway")).to_be_focused()

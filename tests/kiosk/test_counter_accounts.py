@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from kiosk import accounts
 from kiosk.auth import DEVICE_COOKIE
-from kiosk.models import ServiceRequest, Visit
+from kiosk.models import Account, ServiceRequest, Visit
 from kiosk.stations import pair
 from payments import drawer
 from payments.audit import AuditEvent
@@ -315,6 +315,32 @@ def test_duplicate_warning_then_charge_anyway(desk, account, sessions, office):
     again = client.post(f"/counter/accounts/{account['number']}/pay", data=data)
     assert again.status_code == 303
     assert len(payments(sessions)) == 2
+
+
+def test_more_than_is_owed_is_checked_before_it_becomes_a_credit(desk, account, sessions, office):
+    client, station_id, cashier = desk
+    open_drawer(sessions, office, station_id, cashier)
+    # 8450 owed; "12000" typed for "120.00"
+    response = pay_form(client, account["number"], amount="12000", cash="12000")
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert "$12,000.00 is $11,915.50 more than the $84.50 owed" in html
+    assert 'name="credit_confirmed" value="1200000"' in html and payments(sessions) == []
+    hidden = dict(_HIDDEN.findall(html))
+    # A confirmation holds for the amount confirmed only.
+    fixed = {**hidden, "amount": "120", "cash": "120", "credit_confirmed": "1200000"}
+    again = client.post(f"/counter/accounts/{account['number']}/pay", data=fixed)
+    assert again.status_code == 409 and "$35.50 more than the $84.50 owed" in again.get_data(
+        as_text=True
+    )
+    assert payments(sessions) == []
+    fixed["credit_confirmed"] = "12000"
+    taken = client.post(f"/counter/accounts/{account['number']}/pay", data=fixed)
+    assert taken.status_code == 303
+    [payment] = payments(sessions)
+    assert payment.amount_cents == 12000
+    with sessions() as s:
+        assert s.get(Account, account["id"]).balance_cents == -3550  # the credit
 
 
 def test_over_limit_needs_a_supervisor(app, desk, account, sessions, office):
