@@ -242,6 +242,9 @@ def test_a_cashiers_day(counter_page, counter, live_server, sessions, make_accou
     page.locator("#amount").fill("25.00")
     page.locator("#cash").fill("30.00")
     page.get_by_role("button", name=re.compile("Take payment")).click()
+    # Nothing is owed any more: the amount is checked before it becomes a credit.
+    expect(page.locator("#pay-error")).to_contain_text("$25.00 more than the $0.00 owed")
+    page.get_by_role("button", name="Take it with $25.00 credit").click()
     expect(page.locator("#change-due")).to_have_text("$5.00")
     voided_receipt = page.locator(".receipt-number").inner_text()
     page.get_by_role("link", name=re.compile("Void")).click()
