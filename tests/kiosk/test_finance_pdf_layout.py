@@ -8,23 +8,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-import subprocess
 
 from kiosk.reports import sample
 from kiosk.reports.deposit_pdf import SlipPeople, deposit_slip_pdf
 from kiosk.reports.measures_pdf import _drawer_time
 from kiosk.reports.pdf import _footer_fits, daily_report_pdf
+from tests.support.pdf import pdf_text
 
 GENERATED = dt.datetime(2026, 11, 24, 6, 35, tzinfo=dt.UTC)  # 10:35 PM on Nov 23 in Santa Ana
 
 
-def _text(pdf: bytes, tmp_path) -> str:
-    path = tmp_path / "doc.pdf"
-    path.write_bytes(pdf)
-    done = subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
-    )
-    return done.stdout
+_text = pdf_text
 
 
 def _deposit(bag: str) -> dict:

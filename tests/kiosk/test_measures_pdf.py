@@ -12,17 +12,12 @@ from kiosk.reports.measures_pdf import day_measures
 from payments import reports
 from tests.kiosk import measures_data as data
 from tests.kiosk.measures_data import DAY
+from tests.support.pdf import pdf_pages
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "measures"
 
 
-def _pages(pdf: bytes, tmp_path) -> list[str]:
-    path = tmp_path / "report.pdf"
-    path.write_bytes(pdf)
-    text = subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
-    ).stdout
-    return [page for page in text.split("\f") if page.strip()]
+_pages = pdf_pages
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
-import subprocess
 from dataclasses import dataclass
 
 import pytest
@@ -26,6 +25,7 @@ from payments.posting import CIS_TOPICS
 from tests import factories
 from tests.conftest import csrf_token, login
 from tests.payments.conftest import command, tender
+from tests.support.pdf import pdf_text
 
 _n = itertools.count(1)
 
@@ -430,12 +430,6 @@ def test_deposit_page_prepare_verify_and_pdf(app, client, sessions, session, wor
     assert pdf.data.startswith(b"%PDF")
     assert client.get("/finance/deposit/999999/slip.pdf").status_code == 404
     if shutil.which("pdftotext"):
-        (tmp_path / "slip.pdf").write_bytes(pdf.data)
-        text = subprocess.run(
-            ["pdftotext", "-layout", str(tmp_path / "slip.pdf"), "-"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        text = pdf_text(pdf.data, tmp_path)
         for fact in ("B-7", "$219.00", "$104.00", "MO-77", "Wells Fargo", "VERIFIED"):
             assert fact in text, fact

@@ -10,7 +10,6 @@ import datetime as dt
 import io
 import itertools
 import re
-import subprocess
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,6 +26,7 @@ from payments.money import parse_amount
 from payments.simulated import SimulatedReader
 from tests import factories
 from tests.payments.conftest import command, make_world, tender
+from tests.support.pdf import pdf_pages
 
 _codes = itertools.count(1)
 
@@ -203,13 +203,7 @@ def test_report_totals_equal_the_sum_of_receipts(session, day):
     assert report.net_cents == report.collected.amount_cents + report.fees_cents
 
 
-def _pdf_pages_text(pdf: bytes, tmp_path) -> list[str]:
-    path = tmp_path / "report.pdf"
-    path.write_bytes(pdf)
-    text = subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
-    ).stdout
-    return [page for page in text.split("\f") if page.strip()]
+_pdf_pages_text = pdf_pages
 
 
 def test_pdf_has_office_and_date_on_every_page_and_repeats_headers(tmp_path):

@@ -16,6 +16,7 @@ from payments.db import business_date
 from payments.posting import CIS_TOPICS
 from tests import factories
 from tests.conftest import csrf_token, login
+from tests.support.pdf import pdf_text
 from tests.support.security import cheap_argon2  # noqa: F401  (autouse)
 
 TOKEN_PAGE = "/pair"
@@ -79,8 +80,6 @@ def _deliver(sessions):
 
 
 def test_daily_report_pdf_lists_the_days_cash_drawers(finance, sessions, office, tmp_path):
-    import subprocess
-
     from payments import drawer
 
     with sessions() as s:
@@ -97,13 +96,7 @@ def test_daily_report_pdf_lists_the_days_cash_drawers(finance, sessions, office,
         s.commit()
     pdf = finance.get("/api/v1/reports/daily.pdf")
     assert pdf.status_code == 200
-    (tmp_path / "daily.pdf").write_bytes(pdf.data)
-    text = subprocess.run(
-        ["pdftotext", "-layout", str(tmp_path / "daily.pdf"), "-"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    text = pdf_text(pdf.data, tmp_path)
     assert "Cash drawers" in text and "Counter 7" in text and "Ana Ruiz" in text
 
 
