@@ -94,3 +94,26 @@ def test_flagged_payments_are_counted_from_their_partial_index(database_url, tmp
                 assert "WHERE (needs_review IS TRUE)" in definition
     finally:
         _restore(engine, pg_database)
+
+
+def test_a_database_made_at_0001_upgrades_with_its_rows(database_url, tmp_path, pg_database):
+    """An office (or a demo instance) made before 0002 keeps its payments and messages."""
+    engine = _fresh_engine(database_url, tmp_path)
+    try:
+        upgrade(engine, "0001")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO outbox_messages (topic, key, payload, status, attempts, "
+                    "available_at, created_at) VALUES ('cis.visit', 'v1', '{}', 'pending', 0, "
+                    "'2026-11-23 17:00:00.000000', '2026-11-23 17:00:00.000000')"
+                )
+            )
+        upgrade(engine)
+        assert current_revision(engine) == "0002"
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT key, office_id FROM outbox_messages")).one()
+            void_reason = conn.execute(text("SELECT void_reason FROM payments")).all()
+        assert tuple(row) == ("v1", None) and void_reason == []
+    finally:
+        _restore(engine, pg_database)
