@@ -37,11 +37,12 @@ from kiosk import queue as queue_service
 from kiosk import service_requests as sr
 from kiosk import visits as visit_service
 from kiosk.access import access
-from kiosk.accounts import mask_name
+from kiosk.accounts import mask_name, past_due_owed
 from kiosk.auth import current_station
 from kiosk.i18n import LANGUAGES, current_language
 from kiosk.models import Account, Bill, QueueTicket, Visit
 from kiosk.security import current_principal
+from payments.db import business_date
 from payments.money import AmountError, format_amount, parse_amount
 from payments.rules import PaymentRules
 
@@ -174,6 +175,20 @@ def _kiosk_context():
     }
 
 
+@bp.errorhandler(400)
+@bp.errorhandler(404)
+def _kiosk_error(err):
+    """On the kiosk an error is a kiosk screen in the visitor's language with a way on (an
+    expired form included), not the staff error page."""
+    if err.code == 404:
+        title = _("This screen is not available.")
+        text = _("Please go back to the main menu and try again.")
+    else:
+        title = _("The form expired.")
+        text = _("Nothing was changed. Please go back to the main menu and try again.")
+    return render_template("customer/error.html", title=title, text=text), err.code
+
+
 # ---------------------------------------------------------------- start, language, end
 
 
@@ -301,6 +316,7 @@ def find_number():
 @access("kiosk")
 def find_address():
     error = None
+    house = ""
     if request.method == "POST":
         house = request.form.get("house", "").strip()
         if not house.isdigit() or not 1 <= len(house) <= 6:
@@ -308,7 +324,9 @@ def find_address():
         else:
             session["house"] = int(house)
             return redirect(url_for("customer.find_street"))
-    return render_template("customer/find_address.html", error=error), (400 if error else 200)
+    return render_template("customer/find_address.html", error=error, value=house[:6]), (
+        400 if error else 200
+    )
 
 
 @bp.route("/find/street", methods=["GET", "POST"])
@@ -318,6 +336,7 @@ def find_street():
     if house is None:
         return redirect(url_for("customer.find_address"))
     error = None
+    street = ""
     if request.method == "POST":
         street = " ".join(request.form.get("street", "").upper().split())
         if not street or not STREET.match(street):
@@ -336,9 +355,9 @@ def find_street():
                 return redirect(url_for("customer.not_found", many=1))
             session["matches"] = [a.number for a in result.accounts]
             return redirect(url_for("customer.find_results"))
-    return render_template("customer/find_street.html", house=house, error=error), (
-        400 if error else 200
-    )
+    return render_template(
+        "customer/find_street.html", house=house, error=error, value=street[:40]
+    ), (400 if error else 200)
 
 
 @bp.route("/find/results")
@@ -386,16 +405,34 @@ def _open_bills(account: Account) -> list[Bill]:
 def account():
     acct = _account()
     bills = _open_bills(acct)
-    due = bills[0].due_date if bills else None
+    # The newest bill's due date: an older, late bill shows as past due, not as "the" date.
+    due = bills[-1].due_date if bills else None
+    today = business_date()
+    past_due = past_due_owed(acct.past_due_cents, acct.balance_cents)
     return render_template(
         "customer/account.html",
         account=acct,
         due_date=format_date(due, format="long") if due else None,
+        bills=[
+            {
+                "period": _(
+                    "%(start)s to %(end)s",
+                    start=format_date(b.period_start, "medium"),
+                    end=format_date(b.period_end, "medium"),
+                ),
+                "due": format_date(b.due_date, format="medium"),
+                "late": b.due_date < today,
+                "open_cents": b.open_cents,
+            }
+            for b in bills
+        ],
         last_payment_date=(
             format_date(acct.last_payment_date, format="long") if acct.last_payment_date else None
         ),
         fee_cents=_rules().card_fee_cents,
         masked_name=mask_name(acct.name),
+        past_due_cents=past_due,
+        can_pay_ahead=_rules().allow_overpayment,
     )
 
 
@@ -421,6 +458,8 @@ def _check_amount(acct: Account, text: str) -> int:
     except AmountError as exc:
         raise AmountError(exc.code, _amount_error(exc, limits)) from exc
     if cents > max(acct.balance_cents, 0) and not _rules().allow_overpayment:
+        if acct.balance_cents <= 0:
+            raise AmountError("above_balance", _("You owe nothing right now."))
         raise AmountError(
             "above_balance",
             _("You can pay up to the amount due, %(amount)s.", amount=money(acct.balance_cents)),
@@ -434,9 +473,11 @@ def _check_amount(acct: Account, text: str) -> int:
 def other_amount():
     acct = _account()
     error = None
+    value = ""
     if request.method == "POST":
+        value = request.form.get("amount", "")
         try:
-            cents = _check_amount(acct, request.form.get("amount", ""))
+            cents = _check_amount(acct, value)
         except AmountError as exc:
             error = exc.message
         else:
@@ -446,6 +487,7 @@ def other_amount():
         "customer/amount.html",
         account=acct,
         error=error,
+        value=value.strip()[:12],
         minimum=limits.minimum,
         maximum=limits.maximum,
         fee_cents=_rules().card_fee_cents,
@@ -513,6 +555,7 @@ def pay_email():
     if not pay:
         return redirect(url_for("customer.account"))
     error = None
+    address = ""
     if request.method == "POST":
         address = request.form.get("email", "").strip()
         if not EMAIL.match(address) or len(address) > 254:
@@ -520,7 +563,9 @@ def pay_email():
         else:
             session["pay"] = {**pay, "email": address, "no_paper": True}
             return redirect(url_for("customer.pay"))
-    return render_template("customer/pay_email.html", error=error), (400 if error else 200)
+    return render_template("customer/pay_email.html", error=error, value=address[:254]), (
+        400 if error else 200
+    )
 
 
 # ---------------------------------------------------------------- pay
@@ -542,6 +587,7 @@ def pay():
         idempotency_key=pay["key"],
         poll_ms=current_app.config["KIOSK_PAY_POLL_MS"],
         email=pay.get("email", ""),
+        confirm_duplicate=pay.get("confirm_duplicate", False),
     )
 
 
@@ -549,13 +595,20 @@ def pay():
 @access("kiosk")
 @needs_account
 def pay_retry():
-    """Declined: try another card (a new payment with a new idempotency key)."""
+    """Declined or canceled: try again (a new payment with a new idempotency key). With
+    ``confirm_duplicate``, the visitor chose to pay again although the account was just paid."""
     pay = session.get("pay")
     if not pay:
         return redirect(url_for("customer.account"))
-    _note(outcome="payment_declined")
-    _session_db().commit()
-    session["pay"] = {**pay, "key": secrets.token_hex(16)}
+    confirm = request.form.get("confirm_duplicate") == "1"
+    if not confirm:
+        _note(outcome="payment_declined")
+        _session_db().commit()
+    session["pay"] = {
+        **pay,
+        "key": secrets.token_hex(16),
+        "confirm_duplicate": confirm or pay.get("confirm_duplicate", False),
+    }
     return redirect(url_for("customer.pay"))
 
 
@@ -642,6 +695,7 @@ def email_receipt(payment_id: str):
         return redirect(url_for("customer.pay"))
     error = None
     sent_to = None
+    address = ""
     if request.method == "POST":
         address = request.form.get("email", "").strip()
         if not EMAIL.match(address) or len(address) > 254:
@@ -650,9 +704,13 @@ def email_receipt(payment_id: str):
             _send_email_receipt(payment, address)
             _session_db().commit()
             sent_to = _mask_email(address)
-    return render_template("customer/email.html", payment=payment, error=error, sent_to=sent_to), (
-        400 if error else 200
-    )
+    return render_template(
+        "customer/email.html",
+        payment=payment,
+        error=error,
+        sent_to=sent_to,
+        value=address[:254] if error else "",
+    ), (400 if error else 200)
 
 
 def _send_email_receipt(payment, address: str) -> None:
@@ -734,7 +792,11 @@ def service_details(kind: str):
             _session_db().commit()
             return redirect(url_for("customer.service_done", reference=created.reference))
     return render_template(
-        "customer/service_details.html", kind=kind, fields=sr.KINDS[kind], error=error
+        "customer/service_details.html",
+        kind=kind,
+        fields=sr.KINDS[kind],
+        error=error,
+        account=_account(),
     ), (400 if error else 200)
 
 
@@ -756,7 +818,9 @@ def service_done(reference: str):
 @access("kiosk")
 def status_lookup():
     error = None
+    typed = ""
     if request.method == "POST":
+        typed = (request.form.get("reference") or "").strip()[:12]
         ref = sr.normalize_reference(request.form.get("reference"))
         try:
             sr.status_of(_session_db(), ref)
@@ -769,7 +833,9 @@ def status_lookup():
             _note(reason="service.request_status", outcome="status_given")
             _session_db().commit()
             return redirect(url_for("customer.status_result", reference=ref))
-    return render_template("customer/status.html", error=error), (400 if error else 200)
+    return render_template("customer/status.html", error=error, value=typed), (
+        400 if error else 200
+    )
 
 
 @bp.route("/status/<reference>")

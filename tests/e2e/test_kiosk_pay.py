@@ -89,6 +89,8 @@ def test_bad_amounts_then_decline_then_retry_in_spanish(
     expect(page.get_by_role("alert")).to_contain_text("El pago máximo")
     with sessions() as s:
         assert s.scalar(select(func.count(Payment.id))) == 0  # nothing changed
+    expect(page.locator("#amount")).to_have_value("2500")  # what was typed stays to correct
+    press_key(page, "Borrar todo", ".keypad")
     press(page, "20.00")
     page.get_by_role("button", name="Continuar al pago").click()
     expect(page.get_by_text("El banco no aprobó esta tarjeta.")).to_be_visible()
@@ -135,3 +137,43 @@ def test_bad_scan_and_unknown_account(kiosk_page, make_account, shots, sessions)
     expect(page.get_by_role("heading", name="We could not find your account")).to_be_visible()
     expect(page.get_by_role("link", name="See a person instead")).to_be_visible()
     shots(page, "not-found")
+
+
+def test_same_amount_twice_is_asked_for_and_a_reader_cancel_can_be_tried_again(
+    kiosk_page, make_account, shots, sessions, test_card
+):
+    page = kiosk_page
+    _number, line = make_account(balance_cents=6000)
+    start(page)
+    scan(page, line)
+    page.get_by_role("link", name="Pay another amount").click()
+    press(page, "20")
+    page.get_by_role("button", name="Continue to payment").click()
+    expect(
+        page.get_by_role("heading", name="Thank you! Your payment was approved.")
+    ).to_be_visible()
+    receipt = page.locator(".receipt-number").inner_text()
+    page.get_by_role("link", name="Something else").click()
+    page.get_by_role("link", name=re.compile("Pay my bill")).click()
+    page.get_by_role("link", name="Pay another amount").click()
+    press(page, "20")
+    page.get_by_role("button", name="Continue to payment").click()
+    # The same amount a minute later: a second payment only when the visitor says so.
+    expect(page.get_by_text("$20.00 was already paid on this account")).to_be_visible()
+    expect(page.locator('[data-fill="receipt_number"]')).to_have_text(receipt)
+    expect(page.get_by_role("button", name="Try another card")).to_be_hidden()
+    shots(page, "duplicate", axe=True, landscape=False)
+    test_card("customer_cancel")
+    page.get_by_role("button", name="Yes, pay again").click()
+    # Canceled on the reader: try again, or leave; nothing to "cancel" any more.
+    expect(page.get_by_text("The payment was canceled. Your card was not charged.")).to_be_visible()
+    expect(page.get_by_role("button", name="Back to my account")).to_be_visible()
+    shots(page, "canceled-on-reader", landscape=False)
+    test_card("approve")
+    page.get_by_role("button", name="Try again").click()
+    expect(
+        page.get_by_role("heading", name="Thank you! Your payment was approved.")
+    ).to_be_visible()
+    with sessions() as s:
+        statuses = sorted(s.scalars(select(Payment.status)))
+        assert statuses == ["canceled", "succeeded", "succeeded"]

@@ -98,6 +98,12 @@
 
   var OFFLINE = /offline|unavailable|unreachable|gateway/;
 
+  var BUSY = { starting: 1, waiting: 1, processing: 1, checking: 1 };
+
+  function label(button, name) {
+    button.querySelectorAll("[data-label]").forEach(function (el) { el.hidden = el.dataset.label !== name; });
+  }
+
   function show(state, reason) {
     document.querySelectorAll(".pay-status .state").forEach(function (el) {
       el.hidden = el.dataset.state !== state;
@@ -107,12 +113,17 @@
       document.querySelectorAll("[data-reason-for]").forEach(function (el) { el.hidden = true; });
       (known || document.querySelector('[data-reason-for="other"]')).hidden = false;
     }
-    var failed = state === "declined" || state === "offline" || state === "error";
-    // Reader offline: another card will not help; offer a person at the counter instead.
-    document.querySelector(".after-fail").hidden = !failed || state === "offline";
-    document.querySelector(".see-person").hidden = state !== "offline";
+    // Declined or a hiccup: another try may work. Reader offline or the payment refused here:
+    // another card will not help; offer a person at the counter instead.
+    var retry = document.querySelector(".after-fail");
+    retry.hidden = !(state === "declined" || state === "error" || state === "canceled");
+    label(retry, state === "declined" ? "another" : "again");
+    document.querySelector(".pay-again").hidden = state !== "duplicate";
+    document.querySelector(".see-person").hidden = !(state === "offline" || state === "refused");
     body.dataset.busy = state === "processing" ? "1" : "0";
-    document.getElementById("pay-cancel").disabled = state === "processing";
+    var cancel = document.getElementById("pay-cancel");
+    cancel.disabled = state === "processing";
+    label(cancel, BUSY[state] ? "cancel" : "back");
   }
 
   function api(method, url, data, headers) {
@@ -147,10 +158,17 @@
       tenders: [{ kind: "card", amount_cents: amount }]
     };
     if (d.email) order.email = d.email;  // chosen because the printer cannot print
+    if (d.confirmDuplicate === "1") order.confirm_duplicate = true;
     api("POST", d.payUrl, order, { "Idempotency-Key": d.key }).then(function (res) {
       if (res.status >= 400 || !res.body.id) {
-        var code = (res.body && res.body.error && res.body.error.code) || "";
-        show(OFFLINE.test(code) || res.status === 503 ? "offline" : "error");
+        var error = (res.body && res.body.error) || {};
+        var code = error.code || "";
+        if (code === "duplicate_suspected") {
+          document.querySelector('[data-fill="receipt_number"]').textContent = error.receipt_number || "";
+          show("duplicate");
+        } else if (OFFLINE.test(code) || res.status === 503) show("offline");
+        else if (res.status >= 500) show("error");
+        else show("refused");  // e.g. the business day is closed: another card will not help
         return;
       }
       paymentId = res.body.id;
