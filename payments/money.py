@@ -14,7 +14,10 @@ from babel.numbers import format_currency
 
 CURRENCY = "USD"
 SUPPORTED_LOCALES = ("en", "es", "vi")
-_BABEL_LOCALE = {"en": "en_US", "es": "es_US", "vi": "vi_VN"}
+# Dollars are written the US way in every language of the office ("$1,234.56"), as US
+# agencies' Vietnamese pages write them: Vietnam's "1.234,56 US$" beside a keypad whose "."
+# types cents invites "2.000" typed back for two thousand and read as two dollars.
+_BABEL_LOCALE = {"en": "en_US", "es": "es_US", "vi": "en_US"}
 
 # Optional sign, optional $, digits with optional well-placed thousands commas, optional
 # one or two decimals ("12." is read as 12.00). ASCII digits only: int() would also accept
@@ -99,7 +102,7 @@ def parse_cents(value: object) -> int:
 
 
 def format_amount(cents: int, locale: str = "en") -> str:
-    """Format cents as currency for a language: 123456 -> "$1,234.56" / "1234,56 US$"..."""
+    """Format cents as currency for a language: 123456 -> "$1,234.56" (en, es and vi)."""
     if isinstance(cents, bool) or not isinstance(cents, int):
         raise TypeError("format_amount takes an int of cents")
     from decimal import Decimal

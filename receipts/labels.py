@@ -14,6 +14,9 @@ from babel.numbers import format_currency
 
 LANGUAGES = ("en", "es", "vi")
 _BABEL_LOCALE = {"en": "en_US", "es": "es_US", "vi": "vi_VN"}
+# Dollars the US way in every language, as ``payments.money.format_amount`` writes them
+# (receipts do not import payments; tests/receipts/test_render.py checks the two agree).
+_MONEY_LOCALE = {"en": "en_US", "es": "es_US", "vi": "en_US"}
 
 LABELS: dict[str, dict[str, str]] = {
     "receipt_title": {
@@ -214,7 +217,7 @@ def _plain_spaces(text: str) -> str:
 
 
 def money(cents: int, lang: str) -> str:
-    """Cents as currency in the receipt's language: 8450 -> "$84.50" / "84,50 US$"."""
+    """Cents as currency in the receipt's language: 8450 -> "$84.50" (see payments.money)."""
     if isinstance(cents, bool) or not isinstance(cents, int):
         raise TypeError("money takes an int of cents")
     return _money(cents, language(lang))
@@ -223,7 +226,7 @@ def money(cents: int, lang: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def _money(cents: int, lang: str) -> str:
     value = Decimal(cents).scaleb(-2)
-    return _plain_spaces(format_currency(value, "USD", locale=_BABEL_LOCALE[lang]))
+    return _plain_spaces(format_currency(value, "USD", locale=_MONEY_LOCALE[lang]))
 
 
 def local_date(day: dt.date, lang: str) -> str:

@@ -83,7 +83,12 @@ def test_document_refuses_float_money():
 def test_money_in_each_language():
     assert labels.money(123450, "en") == "$1,234.50"
     assert labels.money(123450, "es") == "$1,234.50"
-    assert labels.money(123450, "vi") == "1.234,50 US$"
+    assert labels.money(123450, "vi") == "$1,234.50"
+    from payments.money import format_amount  # the screens' formatter: the same text
+
+    for lang in ("en", "es", "vi"):
+        for cents in (0, 5, 8450, 123450, -2500):
+            assert labels.money(cents, lang) == format_amount(cents, lang).replace("\xa0", " ")
     assert labels.local_time(dt.datetime(2026, 11, 23, 22, 5, tzinfo=dt.UTC), "en") == "2:05 PM"
 
 
@@ -98,7 +103,7 @@ def test_every_label_exists_in_every_language():
     [
         ("en", ["PAYMENT RECEIPT", "Amount paid", "$84.50", "Change", "$15.50", "Cashier"]),
         ("es", ["RECIBO DE PAGO", "Total pagado", "$84.50", "Cambio", "Dirección del servicio"]),
-        ("vi", ["BIÊN LAI THANH TOÁN", "Số tiền đã trả", "84,50 US$", "Tiền thối lại"]),
+        ("vi", ["BIÊN LAI THANH TOÁN", "Số tiền đã trả", "$84.50", "Tiền thối lại"]),
     ],
 )
 def test_text_receipt(lang, expect):
