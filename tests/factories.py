@@ -90,3 +90,28 @@ def make_station(
 ) -> tuple[Station, str]:
     """A registered station and its pairing code."""
     return add_station(session, office, kw.pop("name", f"{kind}-{next(_seq)}"), kind, **kw)
+
+
+def open_counter_drawer(
+    session: Session,
+    office: Office,
+    *,
+    station: str = "Counter 1",
+    cashier: str = "Ana Cashier",
+    counts: dict[str, int] | None = None,
+):
+    """A counter station and a cashier whose drawer is open there on a float (5 x $20 unless
+    ``counts``): (drawer, station, cashier)."""
+    from payments import drawer
+
+    counter, _ = make_station(session, office, "counter", name=station)
+    person = make_staff(session, "cashier", full_name=cashier, office_id=office.id)
+    till, _ = drawer.open_drawer(
+        session,
+        office_id=office.id,
+        station_id=counter.id,
+        cashier_id=person.id,
+        counts=counts or {"bill_20": 5},
+        actor=person.username,
+    )
+    return till, counter, person

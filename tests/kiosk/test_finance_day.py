@@ -52,16 +52,7 @@ def _day_with_payments_and_an_open_drawer(sessions, office):
                 confirm_duplicate=True,
             ),
         )
-        station, _ = factories.make_station(s, world.office, "counter", name="Counter 1")
-        cashier = factories.make_staff(s, "cashier", full_name="Ana Cashier")
-        till, _ = drawer.open_drawer(
-            s,
-            office_id=office.id,
-            station_id=station.id,
-            cashier_id=cashier.id,
-            counts={"bill_20": 5},
-            actor=cashier.username,
-        )
+        till, _, cashier = factories.open_counter_drawer(s, world.office)
         s.commit()
         return till.id, cashier.id
 

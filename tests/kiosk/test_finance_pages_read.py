@@ -29,16 +29,7 @@ def _drawer_day(sessions, office, *, close_counts=None):
     closed with ``close_counts`` unless None (then it stays open)."""
     with sessions() as s:
         world = make_world(s, office)
-        station, _ = factories.make_station(s, world.office, "counter", name="Counter 1")
-        cashier = factories.make_staff(s, "cashier", full_name="Ana Cashier")
-        till, _ = drawer.open_drawer(
-            s,
-            office_id=office.id,
-            station_id=station.id,
-            cashier_id=cashier.id,
-            counts={"bill_20": 5},
-            actor=cashier.username,
-        )
+        till, station, cashier = factories.open_counter_drawer(s, world.office)
         cmd = dict(confirm_duplicate=True, station_id=station.id, staff_user_id=cashier.id)
         service.create_payment(s, command(world, 2_500, **cmd))
         service.create_payment(

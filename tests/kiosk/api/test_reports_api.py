@@ -80,19 +80,8 @@ def _deliver(sessions):
 
 
 def test_daily_report_pdf_lists_the_days_cash_drawers(finance, sessions, office, tmp_path):
-    from payments import drawer
-
     with sessions() as s:
-        station, _ = factories.make_station(s, office, "counter", name="Counter 7")
-        cashier = factories.make_staff(s, "cashier", full_name="Ana Ruiz", office_id=office.id)
-        drawer.open_drawer(
-            s,
-            office_id=office.id,
-            station_id=station.id,
-            cashier_id=cashier.id,
-            counts={"bill_20": 5},
-            actor="test",
-        )
+        factories.open_counter_drawer(s, office, station="Counter 7", cashier="Ana Ruiz")
         s.commit()
     pdf = finance.get("/api/v1/reports/daily.pdf")
     assert pdf.status_code == 200
