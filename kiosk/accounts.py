@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -19,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from hardware import scanline as scanlines
 from kiosk.models import Account, Bill, phone_digits
-from payments.db import business_date
 from payments.prepared import Prepared
 
 MAX_QUERY_LENGTH = 80
@@ -171,21 +169,10 @@ class AccountDetail:
         return max((b.due_date for b in self.open_bills), default=None)
 
 
-def past_due_owed(
-    past_due_cents: int,
-    balance_cents: int,
-    open_bills: Sequence[tuple[dt.date, int]] = (),
-    today: dt.date | None = None,
-) -> int:
+def past_due_owed(past_due_cents: int, balance_cents: int) -> int:
     """The past-due amount to show now. The CIS's figure is as of its last import, while a
-    payment taken here lowers the balance and the oldest open bills at once: past due is never
-    more than is owed, nor (when the account has open bills) more than its late bills still
-    hold. ``open_bills`` are (due date, open cents)."""
-    owed = min(past_due_cents, max(balance_cents, 0))
-    if not open_bills:
-        return owed
-    today = today or business_date()
-    return min(owed, sum(cents for due, cents in open_bills if due < today))
+    payment taken here lowers the balance at once: past due is never more than is owed."""
+    return min(past_due_cents, max(balance_cents, 0))
 
 
 def format_address(
@@ -616,11 +603,7 @@ def account_view(detail: AccountDetail, *, masked: bool = True) -> dict[str, Any
         "pickup_day": a.pickup_day,
         "services": [s.strip() for s in (a.services or "").split(";") if s.strip()],
         "balance_cents": a.balance_cents,
-        "past_due_cents": past_due_owed(
-            a.past_due_cents,
-            a.balance_cents,
-            [(b.due_date, b.open_cents) for b in detail.open_bills],
-        ),
+        "past_due_cents": past_due_owed(a.past_due_cents, a.balance_cents),
         "due_date": _iso(detail.due_date),
         "last_payment": (
             {"amount_cents": a.last_payment_cents, "date": _iso(a.last_payment_date)}

@@ -408,9 +408,7 @@ def account():
     # The newest bill's due date: an older, late bill shows as past due, not as "the" date.
     due = bills[-1].due_date if bills else None
     today = business_date()
-    past_due = past_due_owed(
-        acct.past_due_cents, acct.balance_cents, [(b.due_date, b.open_cents) for b in bills], today
-    )
+    past_due = past_due_owed(acct.past_due_cents, acct.balance_cents)
     return render_template(
         "customer/account.html",
         account=acct,

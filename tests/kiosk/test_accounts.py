@@ -14,9 +14,7 @@ from kiosk.accounts import (
     get_account,
     mask_name,
     parse_address,
-    past_due_owed,
 )
-from payments.db import business_date
 from tests import factories
 
 
@@ -221,22 +219,6 @@ def test_past_due_is_never_more_than_is_owed_now(session, street, balance, shown
     account.past_due_cents, account.balance_cents = 4000, balance
     session.commit()
     assert account_view(get_account(session, "100200"))["past_due_cents"] == shown
-
-
-def test_past_due_follows_the_late_bills_still_open(session, street):
-    """A payment here goes to the oldest bill first: the past due shown is what the late bills
-    still hold, not the CIS's figure from before the payment."""
-    today = dt.date(2026, 11, 23)
-    late, current = dt.date(2026, 10, 25), dt.date(2026, 12, 5)
-    assert past_due_owed(4000, 8450, [(late, 4000), (current, 4450)], today) == 4000
-    assert past_due_owed(4000, 4800, [(late, 350), (current, 4450)], today) == 350
-    assert past_due_owed(4000, 4450, [(current, 4450)], today) == 0
-    account = street["maria"]
-    account.past_due_cents, account.balance_cents = 4000, 4800
-    factories.make_bill(session, account, 4000, open_cents=350, due_date=late)
-    factories.make_bill(session, account, 4450, due_date=business_date() + dt.timedelta(days=9))
-    session.commit()
-    assert account_view(get_account(session, "100200"))["past_due_cents"] == 350
 
 
 def test_masked_view_hides_name_phone_email(session, street):
