@@ -171,7 +171,9 @@ class AccountDetail:
 
 def past_due_owed(past_due_cents: int, balance_cents: int) -> int:
     """The past-due amount to show now. The CIS's figure is as of its last import, while a
-    payment taken here lowers the balance at once: past due is never more than is owed."""
+    payment taken here lowers the balance at once: past due is never more than is owed. (Not
+    the sum of late open bills: the CIS export carries one bill per account, so a past due
+    rarely has a late bill of its own here.)"""
     return min(past_due_cents, max(balance_cents, 0))
 
 
