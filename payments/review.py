@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -256,16 +256,7 @@ def refund_charge(
         status=result.status,
     )
     session.flush()
-    return Charge(
-        charge.intent_id,
-        charge.status,
-        charge.amount_cents,
-        charge.brand,
-        charge.last4,
-        "refunded",
-        result.refund_id,
-        charge.charge_id,
-    )
+    return replace(charge, accounted="refunded", refund_id=result.refund_id)
 
 
 def complete_with(
