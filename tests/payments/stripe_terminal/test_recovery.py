@@ -12,26 +12,21 @@ from sqlalchemy import select
 
 from payments import recovery, service
 from payments.audit import AuditEvent
-from payments.db import utcnow
 from payments.gateway import CardRequest, GatewayError
-from payments.models import Payment
 from payments.models import PaymentStatus as S
 from tests.payments.conftest import command, tender
-from tests.payments.stripe_terminal.helpers import API_KEY, READER, card_payment, start
+from tests.payments.stripe_terminal.helpers import (
+    API_KEY,
+    READER,
+    card_payment,
+    charged_after_cancel,
+    fresh,
+    start,
+    sweep,
+)
 from tests.support.terminal_standin import DECLINE_CARD
 
 pytestmark = pytest.mark.filterwarnings("ignore:Bare functions are deprecated")
-LATER = dt.timedelta(hours=1)
-
-
-def sweep(sessions, gateway, *, later: bool = False):
-    now = utcnow() + (LATER if later else dt.timedelta(0))
-    return recovery.sweep(sessions, gateway, now=now)
-
-
-def fresh(sessions, payment_id: str) -> Payment:
-    with sessions() as s:
-        return s.get(Payment, payment_id)
 
 
 def card_request(payment, cents: int | None = None) -> CardRequest:
@@ -221,13 +216,7 @@ def test_charge_without_a_payment_is_reported_once(sessions, standin, gateway):
 
 
 def test_charge_for_a_canceled_payment_goes_to_staff(sessions, session, world, standin, gateway):
-    from payments import states
-
-    payment = start(session, card_payment(session, world), gateway)
-    states.transition(session, payment, S.CANCELED, actor="test")  # canceled without Stripe
-    session.commit()
-    session.close()
-    standin.present(READER)
+    payment = charged_after_cancel(session, world, standin, gateway)
     assert sweep(sessions, gateway).unmatched == 1
     flagged = fresh(sessions, payment.id)
     assert flagged.needs_review and flagged.status == S.CANCELED

@@ -10,25 +10,23 @@ import pytest
 import stripe
 from sqlalchemy import select
 
-from payments import recovery, review, service, states
+from payments import review, service
 from payments.audit import AuditEvent
-from payments.db import utcnow
 from payments.gateway import CardRequest
 from payments.models import Payment
 from payments.models import PaymentStatus as S
-from tests.payments.stripe_terminal.helpers import API_KEY, READER, card_payment, start
+from tests.payments.stripe_terminal.helpers import (
+    API_KEY,
+    READER,
+    card_payment,
+    charged_after_cancel,
+    fresh,
+    start,
+    sweep,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:Bare functions are deprecated")
 OTHER_READER = "tmr_counter_2"
-
-
-def sweep(sessions, gateway):
-    return recovery.sweep(sessions, gateway, now=utcnow())
-
-
-def fresh(sessions, payment_id: str) -> Payment:
-    with sessions() as s:
-        return s.get(Payment, payment_id)
 
 
 def client(standin) -> stripe.StripeClient:
@@ -157,11 +155,7 @@ def test_a_charge_of_another_amount_is_refunded_and_the_payment_canceled(
 
 
 def test_a_card_charged_after_the_payment_was_canceled(sessions, session, world, standin, gateway):
-    payment = start(session, card_payment(session, world), gateway)
-    states.transition(session, payment, S.CANCELED, actor="test")  # canceled without Stripe
-    session.commit()
-    session.close()
-    standin.present(READER)
+    payment = charged_after_cancel(session, world, standin, gateway)
     assert sweep(sessions, gateway).unmatched == 1
     with sessions() as s:
         [line] = review.flagged(s, world.office.id)
