@@ -177,7 +177,8 @@ def refund(payment_id: str):
     if request.method == "GET":
         return _render("counter/refund.html", payment, None, 200, **extra)
     extra["refund_key"] = (request.form.get("refund_key") or "")[:64] or extra["refund_key"]
-    earlier = service.refund_for_key(session, f"counter-refund-{extra['refund_key']}")
+    refund_key = f"counter-refund-{extra['refund_key']}"  # the form's key, kept apart from API keys
+    earlier = service.refund_for_key(session, refund_key)
     if earlier is not None:
         # A resent form (same key): that refund stands; the supervisor is not asked again
         # and nothing new is written.
@@ -218,7 +219,7 @@ def refund(payment_id: str):
             payment,
             amount_cents=amount,
             supervisor_id=approver,
-            refund_key=f"counter-refund-{extra['refund_key']}",
+            refund_key=refund_key,
             actor=current_user.username,
             kind=kind,
             reason=reason,
